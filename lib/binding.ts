@@ -1,0 +1,40 @@
+// The native addon, typed. Everything here returns numbers (>= 0 success,
+// negative errno failure) so that the Node semantics live in TypeScript.
+import * as path from 'node:path';
+
+/** Poll event bits passed to an endpoint's poll callback. */
+export const POLL_READABLE = 1;
+export const POLL_WRITABLE = 2;
+export const POLL_DISCONNECT = 4;
+
+export type ProviderName = 'user' | 'kernel';
+
+export interface NativeEndpoint {
+  readonly fd: number;
+  readonly openError?: number;
+  bind(port: number): number;
+  listen(backlog: number): number;
+  connect(node: number, port: number): number;
+  finishConnect(): number;
+  accept(): NativeEndpoint | number;
+  send(data: Uint8Array): number;
+  sendv(data: Uint8Array[]): number;
+  recv(buffer: Uint8Array, offset: number, length: number): number;
+  poll(readable: boolean, writable: boolean): number;
+  onPoll(callback: (this: NativeEndpoint, status: number, events: number) => void): void;
+  ref(): void;
+  unref(): void;
+  local(): [number, number] | null;
+  remote(): [number, number] | null;
+  close(): void;
+}
+
+export interface NativeBinding {
+  Endpoint: new (provider: ProviderName, node: number, nodes: number) => NativeEndpoint;
+  getNodeIds(provider: ProviderName, node: number, nodes: number): { self: number; nodes: number[] } | number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+export const binding = load(path.join(__dirname, '..')) as NativeBinding;

@@ -1,0 +1,57 @@
+// Provider selection and platform settings, read from the environment at
+// each endpoint's creation: SCIF_PROVIDER, SCIF_NODE, SCIF_NODES.
+import { existsSync } from 'node:fs';
+import type { ProviderName } from './binding';
+import { simpleError } from './errors';
+
+/** The maximum SCIF platform size (node 0 plus 128 cards). */
+export const MAX_NODES = 129;
+
+export interface Platform {
+  provider: ProviderName;
+  /** This process's node. */
+  node: number;
+  /** Platform size (user provider). */
+  nodes: number;
+}
+
+/** The device a process on |node| opens with the kernel provider. */
+export function devicePath(node: number): string {
+  return node === 0 ? '/dev/scif' : `/dev/scif${node}`;
+}
+
+function readInt(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
+    throw simpleError('ERR_SCIF_CONFIG', `${name}=${raw} is invalid: expected an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+export function currentPlatform(): Platform {
+  const nodes = readInt('SCIF_NODES', 2, 1, MAX_NODES);
+  const node = readInt('SCIF_NODE', 0, 0, MAX_NODES - 1);
+  const wanted = process.env.SCIF_PROVIDER;
+  let provider: ProviderName;
+  if (wanted === 'kernel') {
+    if (!existsSync(devicePath(node))) {
+      throw simpleError(
+        'ERR_SCIF_NO_DEVICE',
+        `SCIF_PROVIDER=kernel but ${devicePath(node)} does not exist: load scif.ko (see README) or unset SCIF_PROVIDER`,
+      );
+    }
+    provider = 'kernel';
+  } else if (wanted === 'user') {
+    provider = 'user';
+  } else if (wanted === undefined || wanted === '') {
+    provider = existsSync(devicePath(node)) ? 'kernel' : 'user';
+  } else {
+    throw simpleError('ERR_SCIF_CONFIG', `SCIF_PROVIDER=${wanted} is invalid: expected 'kernel' or 'user'`);
+  }
+  if (provider === 'user' && node >= nodes) {
+    throw simpleError('ERR_SCIF_CONFIG', `SCIF_NODE=${node} is outside the platform (SCIF_NODES=${nodes})`);
+  }
+  return { provider, node, nodes };
+}

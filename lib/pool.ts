@@ -1,0 +1,35 @@
+// Read buffers: reads land directly in pooled slabs (one copy: kernel to
+// the Buffer the user gets). The read size adapts: it doubles while reads
+// fill it and shrinks when they do not, so a bulk stream moves megabytes per
+// wake-up and a chatty one does not pin big slabs.
+const SLAB = 256 * 1024;
+const MIN_READ = 16 * 1024;
+const MAX_READ = 4 * 1024 * 1024;
+
+export class ReadPool {
+  #slab: Buffer = Buffer.allocUnsafeSlow(SLAB);
+  #used = 0;
+  size = 64 * 1024;
+
+  /** A region to read into; call commit() with the bytes that landed. */
+  region(): { buffer: Buffer; offset: number; length: number } {
+    const want = this.size;
+    if (want > SLAB / 2) {
+      return { buffer: Buffer.allocUnsafeSlow(want), offset: 0, length: want };
+    }
+    if (SLAB - this.#used < want) {
+      this.#slab = Buffer.allocUnsafeSlow(SLAB);
+      this.#used = 0;
+    }
+    return { buffer: this.#slab, offset: this.#used, length: want };
+  }
+
+  /** Records a read of |n| bytes into |region| and returns the data. */
+  commit(region: { buffer: Buffer; offset: number; length: number }, n: number): Buffer {
+    const data = region.buffer.subarray(region.offset, region.offset + n);
+    if (region.buffer === this.#slab) this.#used = (region.offset + n + 7) & ~7;
+    if (n === region.length) this.size = Math.min(this.size * 2, MAX_READ);
+    else if (n < region.length / 4) this.size = Math.max(this.size / 2, MIN_READ);
+    return data;
+  }
+}

@@ -1,0 +1,228 @@
+// Server: a listening SCIF endpoint, shaped like net.Server.
+import { EventEmitter } from 'node:events';
+import type { NativeEndpoint } from './binding';
+import { binding, POLL_READABLE } from './binding';
+import {
+  errnoException,
+  simpleError,
+  validateFunction,
+  validateInteger,
+  validateObject,
+  validatePort,
+} from './errors';
+import { currentPlatform } from './platform';
+import type { PortAddress, SocketOptions } from './socket';
+import { kAccepted, Socket } from './socket';
+
+const EAGAIN = -11;
+const DEFAULT_BACKLOG = 511;
+const MAX_BACKLOG = 1024;
+
+export interface ServerOptions extends SocketOptions {
+  /** Start accepted sockets paused (no reading until resume()). */
+  pauseOnConnect?: boolean;
+}
+
+export interface ListenOptions {
+  /** The port to listen on; 0 or omitted picks one (from 1089 up). */
+  port?: number;
+  /** Pending connection requests, 1 to 1024 (default 511). */
+  backlog?: number;
+}
+
+/** The details a 'drop' event carries, as net's. */
+export interface DropArgument {
+  localNode: number;
+  localPort: number;
+  remoteNode: number;
+  remotePort: number;
+}
+
+export class Server extends EventEmitter {
+  /** Refuse (and emit 'drop' for) connections beyond this many. */
+  maxConnections?: number;
+
+  #ep: NativeEndpoint | null = null;
+  #address: PortAddress | null = null;
+  #connections = new Set<Socket>();
+  #closing = false;
+  #refed = true;
+  #options: ServerOptions;
+
+  constructor(options?: ServerOptions | ((socket: Socket) => void), onConnection?: (socket: Socket) => void) {
+    super();
+    if (typeof options === 'function') {
+      onConnection = options;
+      options = {};
+    } else if (options === undefined || options === null) {
+      options = {};
+    } else {
+      validateObject(options, 'options');
+    }
+    if ((options as SocketOptions).allowHalfOpen) new Socket(options as SocketOptions); // throws the documented error
+    this.#options = options;
+    if (onConnection !== undefined) {
+      validateFunction(onConnection, 'connectionListener');
+      this.on('connection', onConnection);
+    }
+  }
+
+  get listening(): boolean {
+    return this.#ep !== null;
+  }
+
+  /**
+   * Starts listening: listen(port?, backlog?, callback?) or
+   * listen({ port, backlog }, callback?). Emits 'listening', or 'error'
+   * (EADDRINUSE, EACCES, ...).
+   */
+  listen(port?: number | ListenOptions | (() => void), backlog?: number | (() => void), callback?: () => void): this {
+    let options: ListenOptions;
+    if (typeof port === 'function') {
+      callback = port;
+      options = {};
+    } else if (port !== null && typeof port === 'object') {
+      options = port;
+      if (typeof backlog === 'function') callback = backlog;
+    } else {
+      options = { port: port as number | undefined };
+      if (typeof backlog === 'function') {
+        callback = backlog;
+      } else if (backlog !== undefined) {
+        options.backlog = backlog;
+      }
+    }
+    const p = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
+    const b = options.backlog === undefined ? DEFAULT_BACKLOG : validateInteger(options.backlog, 'backlog', 1, 2 ** 31 - 1);
+    if (callback !== undefined) validateFunction(callback, 'callback');
+    if (this.#ep !== null) {
+      throw simpleError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
+    }
+    if (callback) this.once('listening', callback);
+    this.#closing = false;
+
+    const platform = currentPlatform();
+    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes);
+    const where = { node: platform.node, port: p };
+    let rc = ep.openError ?? ep.bind(p);
+    let syscall = ep.openError !== undefined ? 'scif_open' : 'scif_bind';
+    if (rc >= 0) {
+      where.port = rc;
+      rc = ep.listen(Math.min(b, MAX_BACKLOG));
+      syscall = 'scif_listen';
+    }
+    if (rc < 0) {
+      ep.close();
+      const err = errnoException(rc, syscall, where);
+      process.nextTick(() => this.emit('error', err));
+      return this;
+    }
+    this.#ep = ep;
+    this.#address = where;
+    ep.onPoll((status, events) => this.#onPoll(status, events));
+    if (!this.#refed) ep.unref();
+    const prc = ep.poll(true, false);
+    if (prc < 0) {
+      this.#ep = null;
+      ep.close();
+      process.nextTick(() => this.emit('error', errnoException(prc, 'scif_poll', where)));
+      return this;
+    }
+    process.nextTick(() => {
+      if (this.#ep === ep) this.emit('listening');
+    });
+    return this;
+  }
+
+  #onPoll(status: number, events: number): void {
+    const ep = this.#ep;
+    if (!ep) return;
+    if (status < 0) {
+      this.emit('error', errnoException(status, 'scif_poll', this.#address ?? undefined));
+      return;
+    }
+    if (!(events & POLL_READABLE)) return;
+    for (;;) {
+      const conn = ep.accept();
+      if (typeof conn === 'number') {
+        if (conn === EAGAIN) return;
+        this.emit('error', errnoException(conn, 'scif_accept', this.#address ?? undefined));
+        return;
+      }
+      if (this.maxConnections !== undefined && this.#connections.size >= this.maxConnections) {
+        const l = conn.local() ?? [0, 0];
+        const r = conn.remote() ?? [0, 0];
+        conn.close();
+        const drop: DropArgument = { localNode: l[0], localPort: l[1], remoteNode: r[0], remotePort: r[1] };
+        this.emit('drop', drop);
+        continue;
+      }
+      const socket = new Socket({ ...(this.#options as SocketOptions), [kAccepted]: conn } as SocketOptions);
+      this.#connections.add(socket);
+      socket.once('close', () => {
+        this.#connections.delete(socket);
+        this.#maybeClosed();
+      });
+      if (this.#options.pauseOnConnect) socket.pause();
+      this.emit('connection', socket);
+      if (this.#ep !== ep) return; // closed from a 'connection' listener
+    }
+  }
+
+  /** The address listened on, `{ node, port }`, or null. */
+  address(): PortAddress | null {
+    return this.#ep && this.#address ? { ...this.#address } : null;
+  }
+
+  /** Stops accepting; 'close' follows once every connection has closed. */
+  close(callback?: (err?: Error) => void): this {
+    if (callback !== undefined) validateFunction(callback, 'callback');
+    if (!this.#ep) {
+      if (callback) {
+        const err = simpleError('ERR_SERVER_NOT_RUNNING', 'Server is not running.');
+        process.nextTick(() => callback(err));
+      }
+      return this;
+    }
+    if (callback) this.once('close', callback);
+    this.#ep.close();
+    this.#ep = null;
+    this.#closing = true;
+    this.#maybeClosed();
+    return this;
+  }
+
+  #maybeClosed(): void {
+    if (!this.#closing || this.#connections.size > 0) return;
+    this.#closing = false;
+    process.nextTick(() => this.emit('close'));
+  }
+
+  /** Reports the number of open connections. */
+  getConnections(callback: (err: Error | null, count: number) => void): this {
+    validateFunction(callback, 'callback');
+    const n = this.#connections.size;
+    process.nextTick(() => callback(null, n));
+    return this;
+  }
+
+  ref(): this {
+    this.#refed = true;
+    this.#ep?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.#refed = false;
+    this.#ep?.unref();
+    return this;
+  }
+}
+
+/** Creates a Server; `onConnection` is added for 'connection'. */
+export function createServer(
+  options?: ServerOptions | ((socket: Socket) => void),
+  onConnection?: (socket: Socket) => void,
+): Server {
+  return new Server(options, onConnection);
+}

@@ -1,0 +1,473 @@
+// Socket: a SCIF endpoint as a net.Socket-style Duplex stream.
+//
+// The endpoint's fd is polled (uv_poll) only while the stream wants to read
+// or has bytes waiting to be written. Reads land straight in pooled Buffers;
+// writes go to the endpoint without a copy. SCIF has no half-close, so end()
+// flushes what is queued and then closes the endpoint.
+import { Duplex } from 'node:stream';
+import type { NativeEndpoint } from './binding';
+import { binding, POLL_DISCONNECT, POLL_READABLE, POLL_WRITABLE } from './binding';
+import {
+  errnoException,
+  invalidArgValue,
+  simpleError,
+  validateFunction,
+  validateInteger,
+  validateObject,
+  validatePort,
+} from './errors';
+import { currentPlatform, MAX_NODES } from './platform';
+import { ReadPool } from './pool';
+
+const EINPROGRESS = -115;
+const ECONNRESET = -104;
+
+/** A SCIF port address: a node of the platform and a port on it. */
+export interface PortAddress {
+  node: number;
+  port: number;
+}
+
+export interface SocketOptions {
+  /** SCIF has no half-close: only `false` (the default) is supported. */
+  allowHalfOpen?: false;
+  /** Passed to stream.Duplex. */
+  highWaterMark?: number;
+  /** Passed to stream.Duplex. */
+  signal?: AbortSignal;
+}
+
+export interface ConnectOptions extends SocketOptions {
+  /** The node to connect to (0 is the host). */
+  node: number;
+  /** The port on that node, 1 to 65535. */
+  port: number;
+  /** If set, calls socket.setTimeout(timeout) before connecting. */
+  timeout?: number;
+}
+
+/** @internal: how a Server hands an accepted endpoint to a Socket. */
+export const kAccepted = Symbol('scif.accepted');
+
+interface PendingWrite {
+  chunks: Buffer[];
+  callback: (err?: Error | null) => void;
+}
+
+export class Socket extends Duplex {
+  /** True between connect() and the 'connect' event. */
+  connecting = false;
+  /** Bytes received. */
+  bytesRead = 0;
+
+  #ep: NativeEndpoint | null = null;
+  #bytesWritten = 0;
+  #pool = new ReadPool();
+  #wantRead = false;
+  #pending: PendingWrite | null = null;
+  #finalCallback: ((err?: Error | null) => void) | null = null;
+  #local: PortAddress | null = null;
+  #remote: PortAddress | null = null;
+  #refed = true;
+  #timeoutMs = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #readEnded = false;
+  #closedEndpoint = false;
+  #hadError = false;
+
+  constructor(options: SocketOptions = {}) {
+    validateObject(options, 'options');
+    if (options.allowHalfOpen) {
+      throw invalidArgValue('options.allowHalfOpen', options.allowHalfOpen, 'is unsupported: SCIF has no half-close');
+    }
+    super({
+      allowHalfOpen: false,
+      emitClose: false,
+      autoDestroy: true,
+      decodeStrings: true,
+      highWaterMark: options.highWaterMark,
+      signal: options.signal,
+    });
+    const accepted = (options as { [kAccepted]?: NativeEndpoint })[kAccepted];
+    if (accepted) {
+      this.#attach(accepted);
+      this.#cacheAddresses();
+    }
+  }
+
+  // --- Addresses -------------------------------------------------------------
+
+  get localNode(): number | undefined {
+    return this.#local?.node;
+  }
+  get localPort(): number | undefined {
+    return this.#local?.port;
+  }
+  get remoteNode(): number | undefined {
+    return this.#remote?.node;
+  }
+  get remotePort(): number | undefined {
+    return this.#remote?.port;
+  }
+  /** The local address, `{ node, port }`, or `{}` before connecting (as net). */
+  address(): PortAddress | Record<string, never> {
+    return this.#local ? { ...this.#local } : {};
+  }
+  /** Bytes handed to the endpoint plus bytes still queued, as net counts. */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+  get pending(): boolean {
+    return this.#ep === null || this.connecting;
+  }
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.#ep === null) return 'closed';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  // --- Connecting ------------------------------------------------------------
+
+  /** Connects to `{ node, port }`; `listener` is added for 'connect'. */
+  connect(options: ConnectOptions, listener?: () => void): this {
+    validateObject(options, 'options');
+    const node = validateInteger(options.node, 'options.node', 0, MAX_NODES - 1);
+    const port = validatePort(options.port, 'options.port', false);
+    if (listener !== undefined) validateFunction(listener, 'listener');
+    if (options.timeout !== undefined) this.setTimeout(options.timeout);
+    if (this.#ep !== null || this.connecting) {
+      throw simpleError('ERR_SOCKET_CONNECTION_ALREADY_ESTABLISHED', 'Socket is already connected or connecting');
+    }
+    if (this.destroyed) {
+      throw simpleError('ERR_SOCKET_CLOSED', 'Socket is closed');
+    }
+    if (listener) this.once('connect', listener);
+    this.connecting = true;
+    const where = { node, port };
+    const platform = currentPlatform();
+    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes);
+    if (ep.openError !== undefined) {
+      process.nextTick(() => this.destroy(errnoException(ep.openError as number, 'scif_open', where)));
+      return this;
+    }
+    this.#attach(ep);
+    const rc = ep.connect(node, port);
+    if (rc === 0) {
+      process.nextTick(() => this.#afterConnect(0, where));
+    } else if (rc === EINPROGRESS) {
+      this.#updatePoll();
+    } else {
+      process.nextTick(() => this.#afterConnect(rc, where));
+    }
+    this.#remote = where;
+    return this;
+  }
+
+  #attach(ep: NativeEndpoint): void {
+    this.#ep = ep;
+    ep.onPoll((status, events) => this.#onPoll(status, events));
+    if (!this.#refed) ep.unref();
+  }
+
+  #cacheAddresses(): void {
+    const ep = this.#ep;
+    if (!ep) return;
+    const l = ep.local();
+    const r = ep.remote();
+    if (l) this.#local = { node: l[0], port: l[1] };
+    if (r) this.#remote = { node: r[0], port: r[1] };
+  }
+
+  #afterConnect(rc: number, where: PortAddress): void {
+    if (this.destroyed || !this.connecting) return;
+    if (rc !== 0) {
+      this.connecting = false;
+      this.destroy(errnoException(rc, 'scif_connect', where));
+      return;
+    }
+    this.connecting = false;
+    this.#cacheAddresses();
+    this.#touch();
+    this.emit('connect');
+    this.emit('ready');
+    if (this.#pending) this.#flush();
+    else if (this.#finalCallback) this.#doFinal();
+    this.#updatePoll();
+  }
+
+  // --- Polling ---------------------------------------------------------------
+
+  #updatePoll(): void {
+    const ep = this.#ep;
+    if (!ep || this.#closedEndpoint) return;
+    let readable = false;
+    let writable = false;
+    if (this.connecting) {
+      writable = true;
+    } else {
+      readable = this.#wantRead && !this.#readEnded;
+      writable = this.#pending !== null;
+    }
+    const rc = ep.poll(readable, writable);
+    if (rc < 0) this.destroy(errnoException(rc, 'scif_poll'));
+  }
+
+  #onPoll(status: number, events: number): void {
+    if (this.destroyed) return;
+    if (status < 0) {
+      this.destroy(errnoException(status, 'scif_poll'));
+      return;
+    }
+    if (this.connecting) {
+      if (events & (POLL_WRITABLE | POLL_DISCONNECT)) {
+        const ep = this.#ep as NativeEndpoint;
+        const rc = ep.finishConnect();
+        this.#afterConnect(rc, this.#remote as PortAddress);
+      }
+      return;
+    }
+    if (events & POLL_WRITABLE && this.#pending) this.#flush();
+    if (this.destroyed) return;
+    if (events & (POLL_READABLE | POLL_DISCONNECT) && this.#wantRead) this.#readLoop();
+    if (!this.destroyed) this.#updatePoll();
+  }
+
+  // --- Reading ---------------------------------------------------------------
+
+  override _read(): void {
+    this.#wantRead = true;
+    if (this.connecting || !this.#ep) return;
+    // Read what is already queued right away, then poll for more.
+    this.#readLoop();
+    if (!this.destroyed) this.#updatePoll();
+  }
+
+  #readLoop(): void {
+    const ep = this.#ep;
+    if (!ep || this.#readEnded || this.#closedEndpoint) return;
+    for (;;) {
+      const region = this.#pool.region();
+      const n = ep.recv(region.buffer, region.offset, region.length);
+      if (n > 0) {
+        const data = this.#pool.commit(region, n);
+        this.bytesRead += n;
+        this.#touch();
+        if (!this.push(data)) {
+          this.#wantRead = false;
+          return;
+        }
+        if (n < region.length) return; // drained; poll for more
+        continue;
+      }
+      if (n === 0) return; // would block
+      if (n === ECONNRESET) {
+        // The peer has gone and its bytes are drained: end of stream.
+        this.#readEnded = true;
+        this.#wantRead = false;
+        this.push(null);
+        return;
+      }
+      this.destroy(errnoException(n, 'scif_recv', this.#remote ?? undefined));
+      return;
+    }
+  }
+
+  // --- Writing ---------------------------------------------------------------
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.#queue([chunk], callback);
+  }
+
+  override _writev(
+    chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>,
+    callback: (err?: Error | null) => void,
+  ): void {
+    this.#queue(
+      chunks.map((c) => c.chunk),
+      callback,
+    );
+  }
+
+  #queue(chunks: Buffer[], callback: (err?: Error | null) => void): void {
+    this.#pending = { chunks, callback };
+    if (this.connecting || !this.#ep) return; // flushed after 'connect'
+    this.#flush();
+    if (!this.destroyed) this.#updatePoll();
+  }
+
+  #flush(): void {
+    const ep = this.#ep;
+    const pending = this.#pending;
+    if (!ep || !pending) return;
+    const chunks = pending.chunks;
+    while (chunks.length > 0) {
+      const n = chunks.length === 1 ? ep.send(chunks[0]) : ep.sendv(chunks.slice(0, 1024));
+      if (n < 0) {
+        this.#pending = null;
+        const err = errnoException(n, 'scif_send', this.#remote ?? undefined);
+        pending.callback(err);
+        return;
+      }
+      if (n === 0) return; // would block: poll for writable
+      this.#bytesWritten += n;
+      this.#touch();
+      let left = n;
+      while (left > 0) {
+        const head = chunks[0];
+        if (head.length <= left) {
+          left -= head.length;
+          chunks.shift();
+        } else {
+          chunks[0] = head.subarray(left);
+          left = 0;
+        }
+      }
+      while (chunks.length > 0 && chunks[0].length === 0) chunks.shift();
+    }
+    this.#pending = null;
+    pending.callback();
+    if (this.#finalCallback && !this.#pending) this.#doFinal();
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.#finalCallback = callback;
+    if (this.connecting || this.#pending) return;
+    this.#doFinal();
+  }
+
+  // Everything queued has gone: close the endpoint (SCIF has no half-close),
+  // which ends the readable side too.
+  #doFinal(): void {
+    const cb = this.#finalCallback;
+    if (!cb) return;
+    this.#finalCallback = null;
+    this.#closeEndpoint();
+    cb();
+    if (!this.#readEnded) {
+      this.#readEnded = true;
+      this.push(null);
+    }
+  }
+
+  // --- Closing ---------------------------------------------------------------
+
+  #closeEndpoint(): void {
+    if (this.#closedEndpoint) return;
+    this.#closedEndpoint = true;
+    this.#ep?.close();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#hadError = err !== null && err !== undefined;
+    this.connecting = false;
+    this.#clearTimer();
+    this.#closeEndpoint();
+    const pending = this.#pending;
+    this.#pending = null;
+    callback(err);
+    // As net: a write caught in flight completes (its bytes are gone with the
+    // endpoint), then 'close' follows 'error'.
+    process.nextTick(() => {
+      pending?.callback();
+      this.emit('close', this.#hadError);
+    });
+  }
+
+  /** Ends the socket once queued writes are flushed (net's destroySoon). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  /** Closes the socket abruptly, like destroy() (net's resetAndDestroy). */
+  resetAndDestroy(): this {
+    return this.destroy();
+  }
+
+  // --- Timeouts and refs -------------------------------------------------------
+
+  /** Emits 'timeout' after `ms` of inactivity; 0 disables. */
+  setTimeout(ms: number, callback?: () => void): this {
+    validateInteger(ms, 'msecs', 0, 2 ** 31 - 1);
+    if (callback !== undefined) validateFunction(callback, 'callback');
+    this.#timeoutMs = ms;
+    this.#clearTimer();
+    if (callback) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    if (ms > 0 && !this.destroyed) {
+      this.#timer = setTimeout(() => this.#onTimeout(), ms);
+      this.#timer.unref();
+    }
+    return this;
+  }
+
+  get timeout(): number | undefined {
+    return this.#timeoutMs || undefined;
+  }
+
+  #onTimeout(): void {
+    this.#timer = null;
+    this.emit('timeout');
+  }
+
+  #touch(): void {
+    this.#timer?.refresh();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Present for net compatibility; SCIF messaging has no Nagle delay. */
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+
+  /** Present for net compatibility; SCIF detects a lost peer itself. */
+  setKeepAlive(_enable?: boolean, _initialDelay?: number): this {
+    return this;
+  }
+
+  ref(): this {
+    this.#refed = true;
+    this.#ep?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.#refed = false;
+    this.#ep?.unref();
+    return this;
+  }
+}
+
+/** Creates a Socket and connects it to `{ node, port }`. */
+export function connect(options: ConnectOptions, listener?: () => void): Socket;
+export function connect(port: number, node?: number, listener?: () => void): Socket;
+export function connect(
+  a: ConnectOptions | number,
+  b?: number | (() => void),
+  c?: () => void,
+): Socket {
+  let options: ConnectOptions;
+  let listener: (() => void) | undefined;
+  if (typeof a === 'number' || typeof a === 'string') {
+    options = { port: a, node: typeof b === 'number' ? b : 0 };
+    listener = typeof b === 'function' ? b : c;
+  } else {
+    validateObject(a, 'options');
+    options = a;
+    listener = b as (() => void) | undefined;
+  }
+  const socket = new Socket(options);
+  return socket.connect(options, listener);
+}
+
+export const createConnection = connect;

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// Module entry: per-environment state, the Endpoint class, node enumeration.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "endpoint.h"
+#include "provider.h"
+
+namespace scif {
+
+void AddonData::HandleClosed() {
+  open_handles--;
+  if (tearing_down && open_handles == 0 && cleanup_hook != nullptr) {
+    napi_async_cleanup_hook_handle hook = cleanup_hook;
+    cleanup_hook = nullptr;
+    napi_remove_async_cleanup_hook(hook);
+  }
+}
+
+namespace {
+
+// Environment teardown (worker exit, process exit): close every endpoint,
+// then keep the environment alive until libuv has called back for every
+// poll handle, so that no handle outlives its loop.
+void OnEnvTeardown(napi_async_cleanup_hook_handle hook, void* arg) {
+  auto* data = static_cast<AddonData*>(arg);
+  data->tearing_down = true;
+  data->cleanup_hook = hook;
+  // CloseNow does not erase from the set; copy first all the same.
+  std::vector<Endpoint*> live(data->endpoints.begin(), data->endpoints.end());
+  for (Endpoint* ep : live) ep->CloseNow();
+  if (data->open_handles == 0) {
+    data->cleanup_hook = nullptr;
+    napi_remove_async_cleanup_hook(hook);
+  }
+}
+
+bool ReadU16(const Napi::Value& v, uint16_t* out) {
+  if (!v.IsNumber()) return false;
+  int64_t n = v.As<Napi::Number>().Int64Value();
+  if (n < 0 || n > 0xffff) return false;
+  *out = static_cast<uint16_t>(n);
+  return true;
+}
+
+// getNodeIds(provider, node, nodes) -> { self, nodes } or -errno
+Napi::Value GetNodeIds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PlatformConfig config;
+  if (!info[0].IsString() || !ReadU16(info[1], &config.node) ||
+      !ReadU16(info[2], &config.nodes)) {
+    Napi::TypeError::New(env, "getNodeIds(provider, node, nodes)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto provider = MakeProvider(info[0].As<Napi::String>().Utf8Value(), config);
+  if (!provider) {
+    Napi::TypeError::New(env, "unknown provider").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<uint16_t> nodes;
+  uint16_t self = 0;
+  int rc = provider->GetNodeIds(&nodes, &self);
+  if (rc < 0) return Napi::Number::New(env, rc);
+  auto arr = Napi::Array::New(env, nodes.size());
+  for (size_t i = 0; i < nodes.size(); i++)
+    arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, nodes[i]));
+  auto result = Napi::Object::New(env);
+  result.Set("self", Napi::Number::New(env, self));
+  result.Set("nodes", arr);
+  return result;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted with the environment
+  napi_async_cleanup_hook_handle hook = nullptr;
+  napi_add_async_cleanup_hook(env, OnEnvTeardown, data, &hook);
+  data->cleanup_hook = hook;
+
+  Napi::Function ctor = Endpoint::Init(env, data);
+  data->endpoint_ctor = Napi::Persistent(ctor);
+  exports.Set("Endpoint", ctor);
+  exports.Set("getNodeIds", Napi::Function::New(env, GetNodeIds));
+  return exports;
+}
+
+}  // namespace scif
+
+static Napi::Object InitScif(Napi::Env env, Napi::Object exports) {
+  return scif::Init(env, exports);
+}
+
+NODE_API_MODULE(scif, InitScif)

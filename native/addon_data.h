@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+// Per-environment addon state: one per Node environment (main thread or
+// worker), so the addon loads in worker_threads.
+#ifndef SCIF_NATIVE_ADDON_DATA_H_
+#define SCIF_NATIVE_ADDON_DATA_H_
+
+#include <napi.h>
+#include <uv.h>
+
+#include <unordered_set>
+
+namespace scif {
+
+class Endpoint;
+
+struct AddonData {
+  Napi::FunctionReference endpoint_ctor;
+  // Endpoints alive in this environment, closed when it is torn down.
+  std::unordered_set<Endpoint*> endpoints;
+  // uv handles that have not yet finished closing. Environment teardown
+  // waits (through an async cleanup hook) until this reaches zero.
+  int open_handles = 0;
+  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+  bool tearing_down = false;
+
+  void HandleClosed();
+};
+
+}  // namespace scif
+
+#endif  // SCIF_NATIVE_ADDON_DATA_H_

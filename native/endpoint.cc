@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+#include "endpoint.h"
+
+#include <errno.h>
+
+#include <vector>
+
+#include "addon_data.h"
+
+namespace scif {
+
+namespace {
+
+bool ReadU16(const Napi::Value& v, uint16_t* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 65535) || d != static_cast<double>(static_cast<int>(d)))
+    return false;
+  *out = static_cast<uint16_t>(d);
+  return true;
+}
+
+Napi::Value PortIdValue(Napi::Env env, PortId id) {
+  auto arr = Napi::Array::New(env, 2);
+  arr.Set(0u, Napi::Number::New(env, id.node));
+  arr.Set(1u, Napi::Number::New(env, id.port));
+  return arr;
+}
+
+Napi::Value Fail(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+}  // namespace
+
+Napi::Function Endpoint::Init(Napi::Env env, AddonData* data) {
+  return DefineClass(
+      env, "Endpoint",
+      {
+          InstanceMethod<&Endpoint::Bind>("bind"),
+          InstanceMethod<&Endpoint::Listen>("listen"),
+          InstanceMethod<&Endpoint::Connect>("connect"),
+          InstanceMethod<&Endpoint::FinishConnect>("finishConnect"),
+          InstanceMethod<&Endpoint::Accept>("accept"),
+          InstanceMethod<&Endpoint::Send>("send"),
+          InstanceMethod<&Endpoint::SendV>("sendv"),
+          InstanceMethod<&Endpoint::Recv>("recv"),
+          InstanceMethod<&Endpoint::SetPoll>("poll"),
+          InstanceMethod<&Endpoint::SetCallback>("onPoll"),
+          InstanceMethod<&Endpoint::Ref>("ref"),
+          InstanceMethod<&Endpoint::Unref>("unref"),
+          InstanceMethod<&Endpoint::Local>("local"),
+          InstanceMethod<&Endpoint::Remote>("remote"),
+          InstanceMethod<&Endpoint::Close>("close"),
+          InstanceAccessor<&Endpoint::GetFd>("fd"),
+      },
+      data);
+}
+
+// new Endpoint(provider: 'user' | 'kernel', node, nodes)
+// Throws a TypeError for bad arguments; an open that fails at the OS level
+// leaves a closed endpoint and reports -errno through `openError`.
+Endpoint::Endpoint(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Endpoint>(info) {
+  Napi::Env env = info.Env();
+  data_ = static_cast<AddonData*>(info.Data());
+  data_->endpoints.insert(this);
+  if (info.Length() == 1 && info[0].IsExternal()) {
+    auto* ep = info[0].As<Napi::External<ProviderEndpoint>>().Data();
+    ep_.reset(ep);
+    return;
+  }
+  PlatformConfig config;
+  if (info.Length() < 3 || !info[0].IsString() || !ReadU16(info[1], &config.node) ||
+      !ReadU16(info[2], &config.nodes)) {
+    Fail(env, "Endpoint(provider, node, nodes): bad arguments");
+    return;
+  }
+  auto provider = MakeProvider(info[0].As<Napi::String>().Utf8Value(), config);
+  if (!provider) {
+    Fail(env, "Endpoint: unknown provider");
+    return;
+  }
+  int rc = provider->Open(&ep_);
+  if (rc < 0) {
+    ep_.reset();
+    Value().Set("openError", Napi::Number::New(env, rc));
+  }
+}
+
+Endpoint::~Endpoint() {
+  CloseNow();
+  if (data_ != nullptr) data_->endpoints.erase(this);
+}
+
+Napi::Value Endpoint::Wrap(Napi::Env env, AddonData* data,
+                           std::unique_ptr<ProviderEndpoint> ep) {
+  auto ext = Napi::External<ProviderEndpoint>::New(env, ep.release());
+  Napi::Object obj = data->endpoint_ctor.New({ext});
+  return obj;
+}
+
+void Endpoint::CloseNow() {
+  poller_.reset();  // stop + uv_close before the fd goes
+  ep_.reset();      // closes the fd
+  callback_.Reset();
+}
+
+bool Endpoint::CheckOpen(Napi::Env env) {
+  if (ep_) return true;
+  return false;
+}
+
+Napi::Value Endpoint::Bind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint16_t port;
+  if (!ReadU16(info[0], &port)) return Fail(env, "bind(port)");
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env, ep_->Bind(port));
+}
+
+Napi::Value Endpoint::Listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) return Fail(env, "listen(backlog)");
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env,
+                           ep_->Listen(info[0].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Value Endpoint::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PortId peer;
+  if (!ReadU16(info[0], &peer.node) || !ReadU16(info[1], &peer.port))
+    return Fail(env, "connect(node, port)");
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env, ep_->Connect(peer));
+}
+
+Napi::Value Endpoint::FinishConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env, ep_->FinishConnect());
+}
+
+Napi::Value Endpoint::Accept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  std::unique_ptr<ProviderEndpoint> conn;
+  int rc = ep_->Accept(&conn);
+  if (rc < 0) return Napi::Number::New(env, rc);
+  return Wrap(env, data_, std::move(conn));
+}
+
+// send(buffer: Uint8Array) -> bytes moved (0: would block) or -errno
+Napi::Value Endpoint::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) return Fail(env, "send(buffer)");
+  auto buf = info[0].As<Napi::Uint8Array>();
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env, static_cast<double>(ep_->Send(buf.Data(), buf.ByteLength())));
+}
+
+// sendv(buffers: Uint8Array[]) -> bytes moved or -errno
+Napi::Value Endpoint::SendV(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) return Fail(env, "sendv(buffers)");
+  auto arr = info[0].As<Napi::Array>();
+  uint32_t n = arr.Length();
+  if (n > 1024) n = 1024;  // IOV_MAX
+  std::vector<struct iovec> iov(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsTypedArray()) return Fail(env, "sendv(buffers)");
+    auto b = v.As<Napi::Uint8Array>();
+    iov[i].iov_base = b.Data();
+    iov[i].iov_len = b.ByteLength();
+  }
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env, static_cast<double>(ep_->SendV(iov.data(), static_cast<int>(n))));
+}
+
+// recv(buffer: Uint8Array, offset, length) -> bytes (0: would block),
+// -ECONNRESET at end of stream, or -errno
+Napi::Value Endpoint::Recv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber())
+    return Fail(env, "recv(buffer, offset, length)");
+  auto buf = info[0].As<Napi::Uint8Array>();
+  int64_t off = info[1].As<Napi::Number>().Int64Value();
+  int64_t len = info[2].As<Napi::Number>().Int64Value();
+  if (off < 0 || len < 0 || static_cast<uint64_t>(off + len) > buf.ByteLength())
+    return Fail(env, "recv: range outside the buffer");
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(
+      env, static_cast<double>(ep_->Recv(buf.Data() + off, static_cast<size_t>(len))));
+}
+
+// poll(readable: boolean, writable: boolean) -> 0 or a negative uv error
+Napi::Value Endpoint::SetPoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  int events = 0;
+  if (info[0].ToBoolean()) events |= UV_READABLE;
+  if (info[1].ToBoolean()) events |= UV_WRITABLE;
+  if (events != 0) events |= UV_DISCONNECT;
+  if (!poller_) {
+    if (events == 0) return Napi::Number::New(env, 0);
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poller_ = std::make_unique<Poller>(data_, loop, ep_->Fd(), OnPoll, this);
+    if (poller_->Status() != 0) {
+      int rc = poller_->Status();
+      poller_.reset();
+      return Napi::Number::New(env, rc);
+    }
+    poller_->Ref(ref_);
+  }
+  return Napi::Number::New(env, poller_->Set(events));
+}
+
+Napi::Value Endpoint::SetCallback(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) return Fail(env, "onPoll(callback)");
+  callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
+void Endpoint::OnPoll(void* context, int status, int events) {
+  auto* self = static_cast<Endpoint*>(context);
+  if (self->callback_.IsEmpty()) return;
+  Napi::Env env = self->callback_.Env();
+  Napi::HandleScope scope(env);
+  int flags = 0;
+  if (events & UV_READABLE) flags |= 1;
+  if (events & UV_WRITABLE) flags |= 2;
+  if (events & UV_DISCONNECT) flags |= 4;
+  // MakeCallback so that microtasks and nextTicks run afterwards, as they
+  // do after any libuv callback in Node.
+  self->callback_.MakeCallback(self->Value(),
+                               {Napi::Number::New(env, status),
+                                Napi::Number::New(env, flags)});
+}
+
+Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {
+  ref_ = true;
+  if (poller_) poller_->Ref(true);
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::Unref(const Napi::CallbackInfo& info) {
+  ref_ = false;
+  if (poller_) poller_->Ref(false);
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::Local(const Napi::CallbackInfo& info) {
+  if (!ep_) return info.Env().Null();
+  return PortIdValue(info.Env(), ep_->Local());
+}
+
+Napi::Value Endpoint::Remote(const Napi::CallbackInfo& info) {
+  if (!ep_) return info.Env().Null();
+  return PortIdValue(info.Env(), ep_->Remote());
+}
+
+Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
+  CloseNow();
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::GetFd(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), ep_ ? ep_->Fd() : -1);
+}
+
+}  // namespace scif

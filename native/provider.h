@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+// The provider interface: the one seam between "how Node sees an endpoint"
+// and "how SCIF is implemented". Every provider hands back a pollable fd per
+// endpoint, so polling, streams and RMA plumbing are written once.
+//
+// Conventions: methods return >= 0 on success and a negative errno on
+// failure; they never throw and never block (the fd is non-blocking).
+#ifndef SCIF_NATIVE_PROVIDER_H_
+#define SCIF_NATIVE_PROVIDER_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace scif {
+
+struct PortId {
+  uint16_t node = 0;
+  uint16_t port = 0;
+};
+
+// Platform settings a provider is opened with (from SCIF_NODE/SCIF_NODES).
+struct PlatformConfig {
+  uint16_t node = 0;    // this process's node
+  uint16_t nodes = 2;   // platform size (user provider only)
+};
+
+class ProviderEndpoint {
+ public:
+  virtual ~ProviderEndpoint() = default;
+
+  // The pollable descriptor; owned by the endpoint.
+  virtual int Fd() const = 0;
+
+  // Binds to |port| (0: assign one). Returns the port bound or -errno.
+  virtual int Bind(uint16_t port) = 0;
+  // Marks the endpoint listening. Returns 0 or -errno.
+  virtual int Listen(int backlog) = 0;
+  // Starts a connection. Returns 0 (connected), -EINPROGRESS (poll for
+  // writable, then call FinishConnect) or -errno.
+  virtual int Connect(PortId peer) = 0;
+  // Collects the result of an in-progress connect: 0 or -errno.
+  virtual int FinishConnect() = 0;
+  // Accepts one queued connection. Returns 0 and sets |out|, or -EAGAIN when
+  // the queue is empty, or -errno.
+  virtual int Accept(std::unique_ptr<ProviderEndpoint>* out) = 0;
+  // Byte stream. Both return the bytes moved; 0 means "would block".
+  // Recv returns -ECONNRESET once the peer has gone and the queue is drained.
+  virtual long Send(const uint8_t* data, size_t len) = 0;
+  virtual long SendV(const struct iovec* iov, int iovcnt) = 0;
+  virtual long Recv(uint8_t* data, size_t len) = 0;
+
+  virtual PortId Local() const = 0;
+  virtual PortId Remote() const = 0;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual const char* Name() const = 0;
+  // Opens a new endpoint. Returns 0 or -errno.
+  virtual int Open(std::unique_ptr<ProviderEndpoint>* out) = 0;
+  // Node enumeration. Returns 0 or -errno.
+  virtual int GetNodeIds(std::vector<uint16_t>* nodes, uint16_t* self) = 0;
+};
+
+// Factories. |name| is "user" or "kernel"; returns nullptr for an unknown
+// name and sets |error| to a message.
+std::unique_ptr<Provider> MakeUserProvider(const PlatformConfig& config);
+std::unique_ptr<Provider> MakeKernelProvider(const PlatformConfig& config);
+std::unique_ptr<Provider> MakeProvider(const std::string& name,
+                                       const PlatformConfig& config);
+
+}  // namespace scif
+
+#endif  // SCIF_NATIVE_PROVIDER_H_

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MIT
+// The user provider: a userspace SCIF platform on one machine.
+//
+// Each process is a node (SCIF_NODE); the platform has SCIF_NODES nodes.
+// An endpoint is an AF_UNIX stream socket. Every bound endpoint holds the
+// abstract name "scif/<uid>/<node>/<port>", which is both its port
+// reservation and the address peers connect to; a connecting endpoint binds
+// its own name first, so the listener learns the peer's node and port from
+// getpeername(). Both sides check the other with SO_PEERCRED: same uid or
+// root, and a listener on a port below 1024 must be root.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+
+#include "provider.h"
+#include "unique_fd.h"
+
+namespace scif {
+namespace {
+
+constexpr uint16_t kAdminPortEnd = 1024;  // SCIF_ADMIN_PORT_END
+constexpr uint16_t kFirstAutoPort = 1089; // SCIF_PORT_RSVD + 1
+constexpr int kMaxBacklog = 1024;
+constexpr int kSocketBuffer = 4 << 20;
+
+socklen_t MakeAddress(uid_t uid, uint16_t node, uint16_t port,
+                      struct sockaddr_un* addr) {
+  memset(addr, 0, sizeof(*addr));
+  addr->sun_family = AF_UNIX;
+  // Abstract namespace: sun_path[0] == '\0', the name follows, no NUL.
+  int n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1,
+                   "scif/%u/%u/%u", static_cast<unsigned>(uid),
+                   static_cast<unsigned>(node), static_cast<unsigned>(port));
+  return static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+// Parses an abstract "scif/<uid>/<node>/<port>" name.
+bool ParseAddress(const struct sockaddr_un& addr, socklen_t len, uid_t uid,
+                  PortId* out) {
+  size_t off = offsetof(struct sockaddr_un, sun_path);
+  if (len <= off + 1 || addr.sun_path[0] != '\0') return false;
+  char name[sizeof(addr.sun_path)];
+  size_t n = len - off - 1;
+  memcpy(name, addr.sun_path + 1, n);
+  name[n] = '\0';
+  unsigned u, node, port;
+  int used = 0;
+  if (sscanf(name, "scif/%u/%u/%u%n", &u, &node, &port, &used) != 3 ||
+      static_cast<size_t>(used) != n || u != uid || node > 0xffff ||
+      port == 0 || port > 0xffff)
+    return false;
+  out->node = static_cast<uint16_t>(node);
+  out->port = static_cast<uint16_t>(port);
+  return true;
+}
+
+// Is the process at the other end of |fd| allowed to talk to us?
+bool PeerTrusted(int fd, bool needs_root) {
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  if (needs_root) return cred.uid == 0;
+  return cred.uid == geteuid() || cred.uid == 0;
+}
+
+void TuneSocket(int fd) {
+  int size = kSocketBuffer;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+class UserEndpoint final : public ProviderEndpoint {
+ public:
+  UserEndpoint(UniqueFd fd, const PlatformConfig& config)
+      : fd_(std::move(fd)), config_(config), uid_(geteuid()) {
+    local_.node = config.node;
+  }
+
+  int Fd() const override { return fd_.Get(); }
+
+  int Bind(uint16_t port) override {
+    if (bound_) return -EINVAL;
+    if (port != 0) {
+      if (port < kAdminPortEnd && geteuid() != 0) return -EACCES;
+      int rc = BindName(port);
+      if (rc == 0) return port;
+      return rc;
+    }
+    // Auto-assign: start somewhere random so that processes racing for
+    // ports rarely collide, then walk the range once.
+    static std::atomic<uint32_t> hint{std::random_device{}()};
+    uint32_t span = 65536 - kFirstAutoPort;
+    uint32_t start = hint.fetch_add(1) % span;
+    for (uint32_t i = 0; i < span; i++) {
+      uint16_t candidate =
+          static_cast<uint16_t>(kFirstAutoPort + (start + i) % span);
+      int rc = BindName(candidate);
+      if (rc == 0) return candidate;
+      if (rc != -EADDRINUSE) return rc;
+    }
+    return -ENOSPC;
+  }
+
+  int Listen(int backlog) override {
+    if (!bound_) return -EINVAL;
+    if (connected_) return -EISCONN;
+    if (backlog <= 0) return -EINVAL;
+    if (backlog > kMaxBacklog) backlog = kMaxBacklog;
+    if (listen(fd_.Get(), backlog) != 0) return -errno;
+    listening_ = true;
+    return 0;
+  }
+
+  int Connect(PortId peer) override {
+    if (listening_) return -EOPNOTSUPP;
+    if (connected_) return -EISCONN;
+    if (peer.node >= config_.nodes) return -ENODEV;
+    if (peer.port == 0) return -EINVAL;
+    if (!bound_) {
+      int rc = Bind(0);
+      if (rc < 0) return rc;
+    }
+    TuneSocket(fd_.Get());
+    struct sockaddr_un addr;
+    socklen_t len = MakeAddress(uid_, peer.node, peer.port, &addr);
+    if (connect(fd_.Get(), reinterpret_cast<struct sockaddr*>(&addr), len) !=
+        0) {
+      int err = errno;
+      // Nobody bound there, or the listener's queue is full: refused, as a
+      // SCIF node refuses a request it cannot queue.
+      if (err == ENOENT || err == ECONNREFUSED || err == EAGAIN) return -ECONNREFUSED;
+      return -err;
+    }
+    if (!PeerTrusted(fd_.Get(), peer.port < kAdminPortEnd)) {
+      // Someone who may not serve this port holds the name: never talk to it.
+      return -ECONNREFUSED;
+    }
+    remote_ = peer;
+    connected_ = true;
+    return 0;
+  }
+
+  int FinishConnect() override { return connected_ ? 0 : -ENOTCONN; }
+
+  int Accept(std::unique_ptr<ProviderEndpoint>* out) override {
+    if (!listening_) return -EINVAL;
+    for (;;) {
+      struct sockaddr_un addr;
+      socklen_t len = sizeof(addr);
+      int fd = accept4(fd_.Get(), reinterpret_cast<struct sockaddr*>(&addr),
+                       &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        if (err == EINTR || err == ECONNABORTED) continue;
+        if (err == EWOULDBLOCK) return -EAGAIN;
+        return -err;
+      }
+      UniqueFd conn(fd);
+      PortId remote;
+      // A connection from another user, or one that did not come through a
+      // SCIF endpoint (no SCIF name), is dropped: the next one is tried.
+      if (!PeerTrusted(fd, false) || !ParseAddress(addr, len, uid_, &remote))
+        continue;
+      if (remote.node >= config_.nodes) continue;
+      TuneSocket(fd);
+      auto ep = std::make_unique<UserEndpoint>(std::move(conn), config_);
+      ep->local_ = local_;
+      ep->remote_ = remote;
+      ep->bound_ = true;
+      ep->connected_ = true;
+      *out = std::move(ep);
+      return 0;
+    }
+  }
+
+  long Send(const uint8_t* data, size_t len) override {
+    for (;;) {
+      ssize_t n = send(fd_.Get(), data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      return SendError(errno);
+    }
+  }
+
+  long SendV(const struct iovec* iov, int iovcnt) override {
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = const_cast<struct iovec*>(iov);
+    msg.msg_iovlen = static_cast<size_t>(iovcnt);
+    for (;;) {
+      ssize_t n = sendmsg(fd_.Get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      return SendError(errno);
+    }
+  }
+
+  long Recv(uint8_t* data, size_t len) override {
+    if (!connected_) return -ENOTCONN;
+    for (;;) {
+      ssize_t n = recv(fd_.Get(), data, len, MSG_DONTWAIT);
+      if (n > 0) return n;
+      if (n == 0) return len == 0 ? 0 : -ECONNRESET;  // peer gone, drained
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      if (errno == ECONNRESET || errno == EPIPE) return -ECONNRESET;
+      return -errno;
+    }
+  }
+
+  PortId Local() const override { return local_; }
+  PortId Remote() const override { return remote_; }
+
+ private:
+  long SendError(int err) {
+    if (!connected_) return -ENOTCONN;
+    if (err == EAGAIN || err == EWOULDBLOCK) return 0;
+    if (err == EPIPE || err == ECONNRESET) return -ECONNRESET;
+    return -err;
+  }
+
+  int BindName(uint16_t port) {
+    struct sockaddr_un addr;
+    socklen_t len = MakeAddress(uid_, config_.node, port, &addr);
+    if (bind(fd_.Get(), reinterpret_cast<struct sockaddr*>(&addr), len) != 0)
+      return -errno;
+    bound_ = true;
+    local_.port = port;
+    return 0;
+  }
+
+  UniqueFd fd_;
+  PlatformConfig config_;
+  uid_t uid_;
+  PortId local_;
+  PortId remote_;
+  bool bound_ = false;
+  bool listening_ = false;
+  bool connected_ = false;
+};
+
+class UserProvider final : public Provider {
+ public:
+  explicit UserProvider(const PlatformConfig& config) : config_(config) {}
+
+  const char* Name() const override { return "user"; }
+
+  int Open(std::unique_ptr<ProviderEndpoint>* out) override {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    *out = std::make_unique<UserEndpoint>(UniqueFd(fd), config_);
+    return 0;
+  }
+
+  int GetNodeIds(std::vector<uint16_t>* nodes, uint16_t* self) override {
+    nodes->clear();
+    for (uint16_t i = 0; i < config_.nodes; i++) nodes->push_back(i);
+    *self = config_.node;
+    return 0;
+  }
+
+ private:
+  PlatformConfig config_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> MakeUserProvider(const PlatformConfig& config) {
+  return std::make_unique<UserProvider>(config);
+}
+
+}  // namespace scif
