@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// Host -> card file pipe: a process on node 0 sends a file to a process on
+// node 1 over a SCIF stream; both print the file's SHA-256.
+// Usage: node examples/file-pipe.js [FILE]
+// Without FILE, a 256 MiB file of pseudo-random bytes is made in the temp dir.
+'use strict';
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const scif = require('..');
+
+const role = process.env.FILE_PIPE_ROLE;
+
+if (role === 'receiver') {
+  // Node 1 (the "card"): accept one connection, hash what arrives.
+  const server = scif.createServer((socket) => {
+    const hash = crypto.createHash('sha256');
+    let bytes = 0;
+    const start = process.hrtime.bigint();
+    socket.on('data', (chunk) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    socket.on('end', () => {
+      const secs = Number(process.hrtime.bigint() - start) / 1e9;
+      const { self } = scif.getNodeIds();
+      console.log(`node ${self} received ${bytes} bytes  sha256 ${hash.digest('hex')}  (${(bytes / secs / 1e9).toFixed(2)} GB/s)`);
+      server.close();
+    });
+  });
+  server.listen(0, () => console.log(`port ${server.address().port}`));
+} else if (role === 'sender') {
+  // Node 0 (the "host"): stream the file and hash it on the way out.
+  const [file, node, port] = process.argv.slice(2);
+  const hash = crypto.createHash('sha256');
+  const socket = scif.connect({ node: Number(node), port: Number(port) }, () => {
+    const input = fs.createReadStream(file, { highWaterMark: 4 << 20 });
+    input.on('data', (chunk) => hash.update(chunk));
+    input.on('end', () => {
+      const { self } = scif.getNodeIds();
+      console.log(`node ${self} sent     ${fs.statSync(file).size} bytes  sha256 ${hash.digest('hex')}`);
+    });
+    input.pipe(socket);
+  });
+  socket.on('error', (err) => {
+    console.error(`sender: ${err.message}`);
+    process.exitCode = 1;
+  });
+} else {
+  main();
+}
+
+function makeFile() {
+  const file = path.join(os.tmpdir(), `scif-file-pipe-${process.pid}.bin`);
+  const fd = fs.openSync(file, 'w');
+  const block = Buffer.alloc(4 << 20);
+  let seed = 12345;
+  for (let i = 0; i < 64; i++) {
+    for (let j = 0; j < block.length; j += 4) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      block.writeUInt32LE(seed, j);
+    }
+    fs.writeSync(fd, block);
+  }
+  fs.closeSync(fd);
+  return file;
+}
+
+function main() {
+  const given = process.argv[2];
+  const file = given ?? makeFile();
+  const { provider } = scif.platform();
+  console.log(`file-pipe: ${file} (${fs.statSync(file).size} bytes), provider ${provider}: node 0 -> node 1`);
+  const child = (r, node, args) =>
+    spawn(process.execPath, [__filename, ...args], {
+      env: { ...process.env, FILE_PIPE_ROLE: r, SCIF_NODE: String(node) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  const receiver = child('receiver', 1, []);
+  const lines = [];
+  let buffered = '';
+  receiver.stdout.setEncoding('utf8');
+  receiver.stdout.on('data', (text) => {
+    buffered += text;
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const m = /^port (\d+)$/.exec(line);
+      if (m) {
+        const sender = child('sender', 0, [file, '1', m[1]]);
+        sender.stdout.setEncoding('utf8');
+        sender.stdout.on('data', (t) => {
+          process.stdout.write(t);
+          lines.push(t.trim());
+        });
+        sender.on('exit', (code) => {
+          if (code) process.exitCode = code;
+        });
+      } else {
+        console.log(line);
+        lines.push(line);
+      }
+    }
+  });
+  receiver.on('exit', (code) => {
+    if (!given) fs.rmSync(file, { force: true });
+    const sums = lines.map((l) => /sha256 ([0-9a-f]{64})/.exec(l)?.[1]).filter(Boolean);
+    const ok = code === 0 && sums.length === 2 && sums[0] === sums[1];
+    console.log(ok ? 'file-pipe: SHA-256 match' : 'file-pipe: FAILED');
+    process.exitCode = ok ? process.exitCode ?? 0 : 1;
+  });
+}
