@@ -8,7 +8,11 @@
         "native/poller.cc",
         "native/provider.cc",
         "native/user_provider.cc",
-        "native/kernel_provider.cc"
+        "native/kernel_provider.cc",
+        "native/rma_worker.cc",
+        "native/user_rma.cc",
+        "native/alloc.cc",
+        "native/mapping.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -27,11 +27,21 @@ export interface NativeEndpoint {
   local(): [number, number] | null;
   remote(): [number, number] | null;
   close(): void;
+  register(buffer: Uint8Array, offset: number, prot: number, flags: number): Promise<number>;
+  unregister(offset: number, length: number): Promise<number>;
+  copy(toPeer: boolean, localOffset: number, length: number, remoteOffset: number, flags: number): Promise<number>;
+  vcopy(toPeer: boolean, buffer: Uint8Array, remoteOffset: number, flags: number): Promise<number>;
+  fenceMark(flags: number): Promise<number>;
+  fenceWait(mark: number): Promise<number>;
+  fenceSignal(loff: number, lval: bigint | number, roff: number, rval: bigint | number, flags: number): Promise<number>;
+  mmap(remoteOffset: number, length: number, prot: number): ArrayBuffer | number;
 }
 
 export interface NativeBinding {
   Endpoint: new (provider: ProviderName, node: number, nodes: number) => NativeEndpoint;
   getNodeIds(provider: ProviderName, node: number, nodes: number): { self: number; nodes: number[] } | number;
+  alloc(length: number): ArrayBuffer | number;
+  unmap(buffer: ArrayBuffer): boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

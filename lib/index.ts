@@ -8,6 +8,19 @@ export type { ConnectOptions, PortAddress, SocketOptions } from './socket';
 export { Server, createServer } from './server';
 export type { DropArgument, ListenOptions, ServerOptions } from './server';
 export { constants } from './constants';
+export { alloc, PAGE_SIZE } from './rma';
+export type {
+  CopyOptions,
+  FenceOptions,
+  Mapping,
+  MmapOptions,
+  Protection,
+  RegisterOptions,
+  SignalOptions,
+  SignalTarget,
+  VCopyOptions,
+  Window,
+} from './rma';
 export type { ScifError, CodedError } from './errors';
 export type { Platform } from './platform';
 

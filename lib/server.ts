@@ -12,7 +12,7 @@ import {
 } from './errors';
 import { currentPlatform } from './platform';
 import type { PortAddress, SocketOptions } from './socket';
-import { kAccepted, Socket } from './socket';
+import { kAccepted, kOnDestroy, Socket } from './socket';
 
 const EAGAIN = -11;
 const DEFAULT_BACKLOG = 511;
@@ -159,10 +159,10 @@ export class Server extends EventEmitter {
       }
       const socket = new Socket({ ...(this.#options as SocketOptions), [kAccepted]: conn } as SocketOptions);
       this.#connections.add(socket);
-      socket.once('close', () => {
+      socket[kOnDestroy] = () => {
         this.#connections.delete(socket);
         this.#maybeClosed();
-      });
+      };
       if (this.#options.pauseOnConnect) socket.pause();
       this.emit('connection', socket);
       if (this.#ep !== ep) return; // closed from a 'connection' listener

@@ -18,6 +18,17 @@ import {
 } from './errors';
 import { currentPlatform, MAX_NODES } from './platform';
 import { ReadPool } from './pool';
+import * as rma from './rma';
+import type {
+  CopyOptions,
+  FenceOptions,
+  Mapping,
+  MmapOptions,
+  RegisterOptions,
+  SignalOptions,
+  VCopyOptions,
+  Window,
+} from './rma';
 
 const EINPROGRESS = -115;
 const ECONNRESET = -104;
@@ -48,6 +59,8 @@ export interface ConnectOptions extends SocketOptions {
 
 /** @internal: how a Server hands an accepted endpoint to a Socket. */
 export const kAccepted = Symbol('scif.accepted');
+/** @internal: called once when an accepted Socket is destroyed (net's server._connections--). */
+export const kOnDestroy = Symbol('scif.onDestroy');
 
 interface PendingWrite {
   chunks: Buffer[];
@@ -69,11 +82,13 @@ export class Socket extends Duplex {
   #local: PortAddress | null = null;
   #remote: PortAddress | null = null;
   #refed = true;
-  #timeoutMs = 0;
+  #timeoutMs: number | undefined;
   #timer: NodeJS.Timeout | null = null;
   #readEnded = false;
   #closedEndpoint = false;
   #hadError = false;
+  /** @internal */
+  [kOnDestroy]?: () => void;
 
   constructor(options: SocketOptions = {}) {
     validateObject(options, 'options');
@@ -218,8 +233,10 @@ export class Socket extends Duplex {
   #onPoll(status: number, events: number): void {
     if (this.destroyed) return;
     if (status < 0) {
-      this.destroy(errnoException(status, 'scif_poll'));
-      return;
+      // libuv reports an error condition on the fd (POLLERR, e.g. the peer
+      // vanished) as UV_EBADF: let the endpoint's own connect, recv and send
+      // say what it is, as they do for a disconnect.
+      events = POLL_READABLE | POLL_WRITABLE | POLL_DISCONNECT;
     }
     if (this.connecting) {
       if (events & (POLL_WRITABLE | POLL_DISCONNECT)) {
@@ -365,6 +382,10 @@ export class Socket extends Duplex {
     this.connecting = false;
     this.#clearTimer();
     this.#closeEndpoint();
+    // As net: the server counts the connection gone now, before 'close'.
+    const onDestroy = this[kOnDestroy];
+    this[kOnDestroy] = undefined;
+    onDestroy?.();
     const pending = this.#pending;
     this.#pending = null;
     callback(err);
@@ -407,12 +428,14 @@ export class Socket extends Duplex {
     return this;
   }
 
+  /** The idle timeout set by setTimeout() (0: disabled), as net's. */
   get timeout(): number | undefined {
-    return this.#timeoutMs || undefined;
+    return this.#timeoutMs;
   }
 
+  // The fired timer is kept: the next activity (#touch) re-arms it, so
+  // 'timeout' fires once per idle period, as net's does.
   #onTimeout(): void {
-    this.#timer = null;
     this.emit('timeout');
   }
 
@@ -433,6 +456,77 @@ export class Socket extends Duplex {
   /** Present for net compatibility; SCIF detects a lost peer itself. */
   setKeepAlive(_enable?: boolean, _initialDelay?: number): this {
     return this;
+  }
+
+  // --- RMA ---------------------------------------------------------------------
+
+  #rmaHost: rma.RmaHost = {
+    endpoint: (syscall: string): NativeEndpoint => {
+      const ep = this.#ep;
+      if (!ep || this.connecting || this.#closedEndpoint || this.destroyed) {
+        throw errnoException(-107 /* ENOTCONN */, syscall);
+      }
+      return ep;
+    },
+    windows: new Set<Window>(),
+  };
+
+  /**
+   * Registers `buffer` (whole pages, e.g. from scif.alloc) as a window the
+   * peer can read and write by RMA. The buffer stays alive while registered.
+   */
+  register(buffer: Uint8Array, options?: RegisterOptions): Promise<Window> {
+    return rma.register(this.#rmaHost, buffer, options);
+  }
+
+  /** Unregisters whole windows covering [offset, offset + length). */
+  unregister(offset: number, length: number): Promise<void> {
+    return rma.unregisterRange(this.#rmaHost, offset, length);
+  }
+
+  /** Copies `length` bytes from our window at `localOffset` to the peer's at `remoteOffset`. */
+  writeTo(localOffset: number, length: number, remoteOffset: number, options?: CopyOptions): Promise<void> {
+    return rma.copy(this.#rmaHost, true, localOffset, length, remoteOffset, options);
+  }
+
+  /** Copies `length` bytes from the peer's window at `remoteOffset` to ours at `localOffset`. */
+  readFrom(localOffset: number, length: number, remoteOffset: number, options?: CopyOptions): Promise<void> {
+    return rma.copy(this.#rmaHost, false, localOffset, length, remoteOffset, options);
+  }
+
+  /** Copies `source` (any memory) to the peer's window at `remoteOffset`. */
+  vwriteTo(source: Uint8Array, remoteOffset: number, options?: VCopyOptions): Promise<void> {
+    return rma.vcopy(this.#rmaHost, true, source, remoteOffset, options);
+  }
+
+  /** Fills `target` (any memory) from the peer's window at `remoteOffset`. */
+  vreadFrom(target: Uint8Array, remoteOffset: number, options?: VCopyOptions): Promise<void> {
+    return rma.vcopy(this.#rmaHost, false, target, remoteOffset, options);
+  }
+
+  /** Marks the RMAs issued so far (ours, or with `peer` the peer's); resolves to the mark. */
+  fenceMark(options?: FenceOptions): Promise<number> {
+    return rma.fenceMark(this.#rmaHost, options);
+  }
+
+  /** Resolves once every RMA before `mark` has completed. */
+  fenceWait(mark: number): Promise<void> {
+    return rma.fenceWait(this.#rmaHost, mark);
+  }
+
+  /** Writes 64-bit values into our and/or the peer's window once the RMAs issued so far complete. */
+  fenceSignal(options: SignalOptions): Promise<void> {
+    return rma.fenceSignal(this.#rmaHost, options);
+  }
+
+  /** Maps the peer's window at `remoteOffset` into this process. */
+  mmap(remoteOffset: number, length: number, options?: MmapOptions): Mapping {
+    return rma.mmap(this.#rmaHost, remoteOffset, length, options);
+  }
+
+  /** The windows this socket has registered. */
+  get windows(): Window[] {
+    return [...this.#rmaHost.windows];
   }
 
   ref(): this {

@@ -4,6 +4,7 @@
 
 #include "addon_data.h"
 #include "endpoint.h"
+#include "mapping.h"
 #include "provider.h"
 
 namespace scif {
@@ -29,6 +30,13 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle hook, void* arg) {
   // CloseNow does not erase from the set; copy first all the same.
   std::vector<Endpoint*> live(data->endpoints.begin(), data->endpoints.end());
   for (Endpoint* ep : live) ep->CloseNow();
+  // Mappings go with the environment; their ArrayBuffers may outlive it
+  // only as detached husks.
+  for (Mapping* m : data->mappings) {
+    ReleaseMapping(m);
+    m->data = nullptr;
+  }
+  data->mappings.clear();
   if (data->open_handles == 0) {
     data->cleanup_hook = nullptr;
     napi_remove_async_cleanup_hook(hook);
@@ -84,6 +92,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->endpoint_ctor = Napi::Persistent(ctor);
   exports.Set("Endpoint", ctor);
   exports.Set("getNodeIds", Napi::Function::New(env, GetNodeIds));
+  exports.Set("alloc", Napi::Function::New(env, AllocArrayBuffer));
+  exports.Set("unmap", Napi::Function::New(env, UnmapArrayBuffer));
   return exports;
 }
 

@@ -12,11 +12,14 @@
 namespace scif {
 
 class Endpoint;
+struct Mapping;
 
 struct AddonData {
   Napi::FunctionReference endpoint_ctor;
   // Endpoints alive in this environment, closed when it is torn down.
   std::unordered_set<Endpoint*> endpoints;
+  // Live mappings (peer windows, shareable memory), released at teardown.
+  std::unordered_set<Mapping*> mappings;
   // uv handles that have not yet finished closing. Environment teardown
   // waits (through an async cleanup hook) until this reaches zero.
   int open_handles = 0;

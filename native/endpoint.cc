@@ -2,10 +2,13 @@
 #include "endpoint.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 #include <vector>
 
 #include "addon_data.h"
+#include "mapping.h"
 
 namespace scif {
 
@@ -54,6 +57,14 @@ Napi::Function Endpoint::Init(Napi::Env env, AddonData* data) {
           InstanceMethod<&Endpoint::Remote>("remote"),
           InstanceMethod<&Endpoint::Close>("close"),
           InstanceAccessor<&Endpoint::GetFd>("fd"),
+          InstanceMethod<&Endpoint::Register>("register"),
+          InstanceMethod<&Endpoint::Unregister>("unregister"),
+          InstanceMethod<&Endpoint::Copy>("copy"),
+          InstanceMethod<&Endpoint::VCopy>("vcopy"),
+          InstanceMethod<&Endpoint::FenceMark>("fenceMark"),
+          InstanceMethod<&Endpoint::FenceWait>("fenceWait"),
+          InstanceMethod<&Endpoint::FenceSignal>("fenceSignal"),
+          InstanceMethod<&Endpoint::Mmap>("mmap"),
       },
       data);
 }
@@ -71,6 +82,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info)
     ep_.reset(ep);
     return;
   }
+  std::unique_ptr<ProviderEndpoint> opened;
   PlatformConfig config;
   if (info.Length() < 3 || !info[0].IsString() || !ReadU16(info[1], &config.node) ||
       !ReadU16(info[2], &config.nodes)) {
@@ -82,11 +94,12 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info)
     Fail(env, "Endpoint: unknown provider");
     return;
   }
-  int rc = provider->Open(&ep_);
+  int rc = provider->Open(&opened);
   if (rc < 0) {
-    ep_.reset();
     Value().Set("openError", Napi::Number::New(env, rc));
+    return;
   }
+  ep_ = std::move(opened);
 }
 
 Endpoint::~Endpoint() {
@@ -103,6 +116,7 @@ Napi::Value Endpoint::Wrap(Napi::Env env, AddonData* data,
 
 void Endpoint::CloseNow() {
   poller_.reset();  // stop + uv_close before the fd goes
+  rma_.reset();     // pending RMA calls fail; the running one finishes
   ep_.reset();      // closes the fd
   callback_.Reset();
 }
@@ -271,6 +285,162 @@ Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value Endpoint::GetFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ep_ ? ep_->Fd() : -1);
+}
+
+}  // namespace scif
+
+namespace scif {
+
+namespace {
+
+bool ReadI64(const Napi::Value& v, int64_t* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) ||
+      d != static_cast<double>(static_cast<int64_t>(d)))
+    return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool ReadU64(const Napi::Value& v, uint64_t* out) {
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    return lossless;
+  }
+  int64_t n;
+  if (!ReadI64(v, &n) || n < 0) return false;
+  *out = static_cast<uint64_t>(n);
+  return true;
+}
+
+bool ReadI32(const Napi::Value& v, int32_t* out) {
+  int64_t n;
+  if (!ReadI64(v, &n) || n < INT32_MIN || n > INT32_MAX) return false;
+  *out = static_cast<int32_t>(n);
+  return true;
+}
+
+}  // namespace
+
+Napi::Value Endpoint::Submit(Napi::Env env, RmaWorker::Work work, Napi::Value keep) {
+  if (!ep_) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(Napi::Number::New(env, -EBADF));
+    return d.Promise();
+  }
+  if (!rma_) rma_ = std::make_unique<RmaWorker>(env, ep_);
+  return rma_->Submit(env, std::move(work), keep);
+}
+
+// register(buffer, offset, prot, flags)
+Napi::Value Endpoint::Register(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t offset;
+  int32_t prot, flags;
+  if (!info[0].IsTypedArray() || !ReadI64(info[1], &offset) || !ReadI32(info[2], &prot) ||
+      !ReadI32(info[3], &flags))
+    return Fail(env, "register(buffer, offset, prot, flags)");
+  auto buf = info[0].As<Napi::Uint8Array>();
+  void* addr = buf.Data();
+  uint64_t len = buf.ByteLength();
+  return Submit(env, [=](ProviderEndpoint* ep) {
+    return ep->Register(addr, len, offset, prot, flags);
+  }, info[0]);
+}
+
+// unregister(offset, length)
+Napi::Value Endpoint::Unregister(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t offset;
+  uint64_t len;
+  if (!ReadI64(info[0], &offset) || !ReadU64(info[1], &len))
+    return Fail(env, "unregister(offset, length)");
+  return Submit(env, [=](ProviderEndpoint* ep) -> int64_t {
+    return ep->Unregister(offset, len);
+  }, Napi::Value());
+}
+
+// copy(toPeer, loffset, length, roffset, flags)
+Napi::Value Endpoint::Copy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t loffset, roffset;
+  uint64_t len;
+  int32_t flags;
+  if (!ReadI64(info[1], &loffset) || !ReadU64(info[2], &len) || !ReadI64(info[3], &roffset) ||
+      !ReadI32(info[4], &flags))
+    return Fail(env, "copy(toPeer, loffset, length, roffset, flags)");
+  bool to_peer = info[0].ToBoolean();
+  return Submit(env, [=](ProviderEndpoint* ep) -> int64_t {
+    return ep->Copy(to_peer, loffset, len, roffset, flags);
+  }, Napi::Value());
+}
+
+// vcopy(toPeer, buffer, roffset, flags)
+Napi::Value Endpoint::VCopy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t roffset;
+  int32_t flags;
+  if (!info[1].IsTypedArray() || !ReadI64(info[2], &roffset) || !ReadI32(info[3], &flags))
+    return Fail(env, "vcopy(toPeer, buffer, roffset, flags)");
+  bool to_peer = info[0].ToBoolean();
+  auto buf = info[1].As<Napi::Uint8Array>();
+  void* addr = buf.Data();
+  uint64_t len = buf.ByteLength();
+  return Submit(env, [=](ProviderEndpoint* ep) -> int64_t {
+    return ep->VCopy(to_peer, addr, len, roffset, flags);
+  }, info[1]);
+}
+
+// fenceMark(flags) -> mark
+Napi::Value Endpoint::FenceMark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t flags;
+  if (!ReadI32(info[0], &flags)) return Fail(env, "fenceMark(flags)");
+  return Submit(env, [=](ProviderEndpoint* ep) -> int64_t {
+    int mark = 0;
+    int rc = ep->FenceMark(flags, &mark);
+    return rc < 0 ? rc : mark;
+  }, Napi::Value());
+}
+
+// fenceWait(mark)
+Napi::Value Endpoint::FenceWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t mark;
+  if (!ReadI32(info[0], &mark)) return Fail(env, "fenceWait(mark)");
+  return Submit(env, [=](ProviderEndpoint* ep) -> int64_t {
+    return ep->FenceWait(mark);
+  }, Napi::Value());
+}
+
+// fenceSignal(loff, lval, roff, rval, flags); values are BigInts or numbers
+Napi::Value Endpoint::FenceSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t loff, roff;
+  uint64_t lval, rval;
+  int32_t flags;
+  if (!ReadI64(info[0], &loff) || !ReadU64(info[1], &lval) || !ReadI64(info[2], &roff) ||
+      !ReadU64(info[3], &rval) || !ReadI32(info[4], &flags))
+    return Fail(env, "fenceSignal(loff, lval, roff, rval, flags)");
+  return Submit(env, [=](ProviderEndpoint* ep) -> int64_t {
+    return ep->FenceSignal(loff, lval, roff, rval, flags);
+  }, Napi::Value());
+}
+
+Napi::Value Endpoint::Mmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t roffset;
+  uint64_t len;
+  int32_t prot;
+  if (!ReadI64(info[0], &roffset) || !ReadU64(info[1], &len) || !ReadI32(info[2], &prot))
+    return Fail(env, "mmap(roffset, length, prot)");
+  if (!ep_) return Napi::Number::New(env, -EBADF);
+  void* addr = nullptr;
+  int rc = ep_->Mmap(roffset, len, prot, &addr);
+  if (rc < 0) return Napi::Number::New(env, rc);
+  return NewMapping(env, data_, addr, static_cast<size_t>(len), MappingKind::kPeerWindow);
 }
 
 }  // namespace scif

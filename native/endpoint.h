@@ -11,6 +11,7 @@
 
 #include "poller.h"
 #include "provider.h"
+#include "rma_worker.h"
 
 namespace scif {
 
@@ -45,13 +46,27 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value Remote(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetFd(const Napi::CallbackInfo& info);
+  // RMA: each returns a Promise of a number (>= 0, or -errno).
+  Napi::Value Register(const Napi::CallbackInfo& info);
+  Napi::Value Unregister(const Napi::CallbackInfo& info);
+  Napi::Value Copy(const Napi::CallbackInfo& info);
+  Napi::Value VCopy(const Napi::CallbackInfo& info);
+  Napi::Value FenceMark(const Napi::CallbackInfo& info);
+  Napi::Value FenceWait(const Napi::CallbackInfo& info);
+  Napi::Value FenceSignal(const Napi::CallbackInfo& info);
+  // mmap(roffset, length, prot) -> Buffer over the peer's window, or -errno.
+  Napi::Value Mmap(const Napi::CallbackInfo& info);
+  Napi::Value Submit(Napi::Env env, RmaWorker::Work work, Napi::Value keep);
 
   static void OnPoll(void* context, int status, int events);
   bool CheckOpen(Napi::Env env);
 
   AddonData* data_ = nullptr;
-  std::unique_ptr<ProviderEndpoint> ep_;
-  // Declared after ep_ so it is destroyed (stopped, closed) before the fd.
+  // Shared with the RMA thread, which may still be finishing a call.
+  std::shared_ptr<ProviderEndpoint> ep_;
+  // Declared after ep_ so they are destroyed (stopped, closed, joined)
+  // before the fd.
+  std::unique_ptr<RmaWorker> rma_;
   std::unique_ptr<Poller> poller_;
   Napi::FunctionReference callback_;
   bool ref_ = true;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "provider.h"
@@ -124,6 +125,92 @@ class KernelEndpoint final : public ProviderEndpoint {
 
   PortId Local() const override { return local_; }
   PortId Remote() const override { return remote_; }
+
+  // RMA: each call is one ioctl; the kernel does the pinning, copying and
+  // fencing. They may block, and run on the addon's RMA thread.
+  int64_t Register(void* addr, uint64_t len, int64_t offset, int prot,
+                   int flags) override {
+    struct scifioctl_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.addr = reinterpret_cast<uintptr_t>(addr);
+    reg.len = len;
+    reg.offset = offset;
+    reg.prot = prot;
+    reg.flags = flags;
+    int rc = Ioctl(fd_.Get(), SCIF_REG, &reg);
+    return rc < 0 ? rc : reg.out_offset;
+  }
+
+  int Unregister(int64_t offset, uint64_t len) override {
+    struct scifioctl_unreg unreg;
+    memset(&unreg, 0, sizeof(unreg));
+    unreg.offset = offset;
+    unreg.len = len;
+    return Ioctl(fd_.Get(), SCIF_UNREG, &unreg);
+  }
+
+  int Copy(bool to_peer, int64_t loffset, uint64_t len, int64_t roffset,
+           int flags) override {
+    struct scifioctl_copy copy;
+    memset(&copy, 0, sizeof(copy));
+    copy.loffset = loffset;
+    copy.len = len;
+    copy.roffset = roffset;
+    copy.flags = flags;
+    return Ioctl(fd_.Get(), to_peer ? SCIF_WRITETO : SCIF_READFROM, &copy);
+  }
+
+  int VCopy(bool to_peer, void* addr, uint64_t len, int64_t roffset,
+            int flags) override {
+    struct scifioctl_copy copy;
+    memset(&copy, 0, sizeof(copy));
+    copy.addr = reinterpret_cast<uintptr_t>(addr);
+    copy.len = len;
+    copy.roffset = roffset;
+    copy.flags = flags;
+    return Ioctl(fd_.Get(), to_peer ? SCIF_VWRITETO : SCIF_VREADFROM, &copy);
+  }
+
+  int FenceMark(int flags, int* mark) override {
+    int32_t value = 0;
+    struct scifioctl_fence_mark req;
+    memset(&req, 0, sizeof(req));
+    req.flags = flags;
+    req.mark = reinterpret_cast<uintptr_t>(&value);
+    int rc = Ioctl(fd_.Get(), SCIF_FENCE_MARK, &req);
+    if (rc == 0) *mark = value;
+    return rc;
+  }
+
+  int FenceWait(int mark) override {
+    // FENCE_WAIT takes the mark by value.
+    for (;;) {
+      if (ioctl(fd_.Get(), SCIF_FENCE_WAIT, mark) == 0) return 0;
+      if (errno != EINTR) return -errno;
+    }
+  }
+
+  int FenceSignal(int64_t loff, uint64_t lval, int64_t roff, uint64_t rval,
+                  int flags) override {
+    struct scifioctl_fence_signal req;
+    memset(&req, 0, sizeof(req));
+    req.loff = loff;
+    req.lval = lval;
+    req.roff = roff;
+    req.rval = rval;
+    req.flags = flags;
+    return Ioctl(fd_.Get(), SCIF_FENCE_SIGNAL, &req);
+  }
+
+  int Mmap(int64_t roffset, uint64_t len, int prot, void** out) override {
+    int mprot = ((prot & 1) ? PROT_READ : 0) | ((prot & 2) ? PROT_WRITE : 0);
+    // The file offset of an endpoint mapping is an offset in the peer's
+    // registered address space.
+    void* p = mmap(nullptr, len, mprot, MAP_SHARED, fd_.Get(), roffset);
+    if (p == MAP_FAILED) return -errno;
+    *out = p;
+    return 0;
+  }
 
  private:
   int Complete(int rc) {

@@ -8,6 +8,7 @@
 #ifndef SCIF_NATIVE_PROVIDER_H_
 #define SCIF_NATIVE_PROVIDER_H_
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -56,6 +57,43 @@ class ProviderEndpoint {
 
   virtual PortId Local() const = 0;
   virtual PortId Remote() const = 0;
+
+  // --- RMA: windows, copies, fences, mmap ---------------------------------
+  // These may block (a fence wait, a synchronous copy): the addon calls
+  // them on its own RMA threads, never on the event loop, and they must be
+  // safe to call while the event loop thread sends and receives. Flags and
+  // prot are SCIF's values. A provider without RMA returns -EOPNOTSUPP.
+
+  // Registers [addr, addr + len) (page-aligned). Returns the window's
+  // offset in this endpoint's registered address space, or -errno.
+  virtual int64_t Register(void* addr, uint64_t len, int64_t offset, int prot,
+                           int flags) {
+    return -EOPNOTSUPP;
+  }
+  virtual int Unregister(int64_t offset, uint64_t len) { return -EOPNOTSUPP; }
+  // Copies between this endpoint's windows (loffset) or memory (addr) and
+  // the peer's windows (roffset). |to_peer| selects writeTo over readFrom.
+  virtual int Copy(bool to_peer, int64_t loffset, uint64_t len, int64_t roffset,
+                   int flags) {
+    return -EOPNOTSUPP;
+  }
+  virtual int VCopy(bool to_peer, void* addr, uint64_t len, int64_t roffset,
+                    int flags) {
+    return -EOPNOTSUPP;
+  }
+  virtual int FenceMark(int flags, int* mark) { return -EOPNOTSUPP; }
+  virtual int FenceWait(int mark) { return -EOPNOTSUPP; }
+  virtual int FenceSignal(int64_t loff, uint64_t lval, int64_t roff,
+                          uint64_t rval, int flags) {
+    return -EOPNOTSUPP;
+  }
+  // Maps |len| bytes of the peer's registered space at |roffset|. Returns 0
+  // and the address in |out| (to be munmap'ed by the caller), or -errno.
+  virtual int Mmap(int64_t roffset, uint64_t len, int prot, void** out) {
+    return -EOPNOTSUPP;
+  }
+  // Wakes any RMA call blocked on this endpoint: it is being closed.
+  virtual void Shutdown() {}
 };
 
 class Provider {

@@ -21,6 +21,7 @@
 
 #include "provider.h"
 #include "unique_fd.h"
+#include "user_rma.h"
 
 namespace scif {
 namespace {
@@ -144,6 +145,7 @@ class UserEndpoint final : public ProviderEndpoint {
     }
     remote_ = peer;
     connected_ = true;
+    rma_.SetConnection(fd_.Get(), local_, remote_);
     return 0;
   }
 
@@ -175,6 +177,7 @@ class UserEndpoint final : public ProviderEndpoint {
       ep->remote_ = remote;
       ep->bound_ = true;
       ep->connected_ = true;
+      ep->rma_.SetConnection(fd, ep->local_, ep->remote_);
       *out = std::move(ep);
       return 0;
     }
@@ -218,6 +221,34 @@ class UserEndpoint final : public ProviderEndpoint {
   PortId Local() const override { return local_; }
   PortId Remote() const override { return remote_; }
 
+  int64_t Register(void* addr, uint64_t len, int64_t offset, int prot,
+                   int flags) override {
+    return rma_.Register(addr, len, offset, prot, flags);
+  }
+  int Unregister(int64_t offset, uint64_t len) override {
+    return rma_.Unregister(offset, len);
+  }
+  int Copy(bool to_peer, int64_t loffset, uint64_t len, int64_t roffset,
+           int flags) override {
+    return rma_.Copy(to_peer, loffset, len, roffset, flags);
+  }
+  int VCopy(bool to_peer, void* addr, uint64_t len, int64_t roffset,
+            int flags) override {
+    return rma_.VCopy(to_peer, addr, len, roffset, flags);
+  }
+  int FenceMark(int flags, int* mark) override {
+    return rma_.FenceMark(flags, mark);
+  }
+  int FenceWait(int mark) override { return rma_.FenceWait(mark); }
+  int FenceSignal(int64_t loff, uint64_t lval, int64_t roff, uint64_t rval,
+                  int flags) override {
+    return rma_.FenceSignal(loff, lval, roff, rval, flags);
+  }
+  int Mmap(int64_t roffset, uint64_t len, int prot, void** out) override {
+    return rma_.Mmap(roffset, len, prot, out);
+  }
+  void Shutdown() override { rma_.Shutdown(); }
+
  private:
   long SendError(int err) {
     if (!connected_) return -ENOTCONN;
@@ -244,6 +275,7 @@ class UserEndpoint final : public ProviderEndpoint {
   bool bound_ = false;
   bool listening_ = false;
   bool connected_ = false;
+  UserRma rma_;
 };
 
 class UserProvider final : public Provider {

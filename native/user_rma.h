@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// UserRma: windows, RMA, fences and mmap for the user provider.
+//
+// Each connected endpoint that uses RMA publishes a window table in a memfd
+// of its own, named after the connection ("scif-rma:<node>.<port>-<node>.
+// <port>"), mapped shared. Its peer finds the memfd through
+// /proc/<pid>/fd (same uid), maps it, and resolves offsets there. Copies are
+// single-copy process_vm_readv/writev into the peer, checked against the
+// table (bounds, protection) before any byte moves. While a peer copies, it
+// holds a reference on each window it touches; unregister marks a window
+// dying and waits for those references to drain. Fences: this provider
+// completes its copies in order on the endpoint's RMA thread, so a mark is
+// a count of copies issued, and a wait is for the copier's completed count
+// to pass it.
+#ifndef SCIF_NATIVE_USER_RMA_H_
+#define SCIF_NATIVE_USER_RMA_H_
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "provider.h"
+
+namespace scif {
+
+struct RmaTable;
+
+class UserRma {
+ public:
+  UserRma() = default;
+  UserRma(const UserRma&) = delete;
+  UserRma& operator=(const UserRma&) = delete;
+  ~UserRma();
+
+  // Called once the endpoint is connected: who the peer is.
+  void SetConnection(int sockfd, PortId local, PortId remote);
+
+  int64_t Register(void* addr, uint64_t len, int64_t offset, int prot, int flags);
+  int Unregister(int64_t offset, uint64_t len);
+  int Copy(bool to_peer, int64_t loffset, uint64_t len, int64_t roffset, int flags);
+  int VCopy(bool to_peer, void* addr, uint64_t len, int64_t roffset, int flags);
+  int FenceMark(int flags, int* mark);
+  int FenceWait(int mark);
+  int FenceSignal(int64_t loff, uint64_t lval, int64_t roff, uint64_t rval, int flags);
+  int Mmap(int64_t roffset, uint64_t len, int prot, void** out);
+  void Shutdown();
+
+  // A resolved piece of a registered range.
+  struct Span;
+
+ private:
+  int EnsureOwnTable();
+  int AttachPeer();
+  bool PeerGone();
+  int Transfer(bool to_peer, const struct iovec* local, int nlocal, int64_t roffset,
+               uint64_t len, int need_prot);
+  int WaitMark(int mark);
+
+  std::mutex mu_;
+  bool connected_ = false;
+  pid_t peer_pid_ = -1;
+  PortId local_;
+  PortId remote_;
+  int table_fd_ = -1;
+  RmaTable* table_ = nullptr;
+  RmaTable* peer_ = nullptr;
+  std::atomic<bool> shutdown_{false};
+};
+
+}  // namespace scif
+
+#endif  // SCIF_NATIVE_USER_RMA_H_
