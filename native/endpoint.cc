@@ -251,9 +251,22 @@ void Endpoint::OnPoll(void* context, int status, int events) {
   if (events & UV_DISCONNECT) flags |= 4;
   // MakeCallback so that microtasks and nextTicks run afterwards, as they
   // do after any libuv callback in Node.
-  self->callback_.MakeCallback(self->Value(),
-                               {Napi::Number::New(env, status),
-                                Napi::Number::New(env, flags)});
+  napi_value argv[2] = {Napi::Number::New(env, status), Napi::Number::New(env, flags)};
+  napi_value result;
+  napi_status rc = napi_make_callback(env, nullptr, self->Value(), self->callback_.Value(), 2,
+                                      argv, &result);
+  if (rc == napi_pending_exception) {
+    // A listener threw: report it as Node reports any exception thrown from
+    // an I/O callback ('uncaughtException'). If the environment is going
+    // away there is nothing to report to.
+    napi_value err;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) {
+      bool is_undefined = false;
+      napi_valuetype type;
+      if (napi_typeof(env, err, &type) == napi_ok) is_undefined = type == napi_undefined;
+      if (!is_undefined) napi_fatal_exception(env, err);
+    }
+  }
 }
 
 Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scif.h - private definitions of the scif module.
+ *
+ * Object model
+ * ------------
+ * A &struct scif_node is one SCIF node of the platform (node 0 is /dev/scif,
+ * node N is /dev/scifN); each has its own port table.
+ *
+ * A &struct scif_endpt is created per open() of a node device.  It is
+ * reference counted (kref): the file holds one reference, a connecting
+ * endpoint holds one on the listener it queued a request with, and lookups
+ * take temporary ones.  Endpoints are freed after an RCU grace period because
+ * the peer of a connection wakes ->wq through an RCU-protected pointer.
+ *
+ * A &struct scif_conn is one connection: two byte rings (ring[s] carries the
+ * bytes sent by side s; side 0 is the connecting endpoint, side 1 the accepted
+ * one) and the connection state.  It is shared by both endpoints (kref).
+ *
+ * A &struct scif_pending is an accepted connection that ACCEPTREQ handed out
+ * as an opaque id but that no file has claimed yet with ACCEPTREG.  It is
+ * owned by its listener and torn down with it.
+ *
+ * Lock order (outermost first); one endpoint's ->lock is never held while
+ * another endpoint's ->lock is taken:
+ *
+ *   ep->lock (mutex; the endpoint's state, or a listener's queues)
+ *     node->port_lock (mutex; port table and port->listener)
+ *       scif_pending_lock (mutex; the pending-id xarray, listeners' lists)
+ *         conn->lock (spinlock; conn->state, conn->ep[])
+ *           ep->wq.lock (inside wake_up)
+ *
+ * ep->send_lock and ep->recv_lock (mutexes) serialize the user threads of
+ * each direction; they are taken outside everything else and never nested
+ * with ep->lock.  The rings themselves are single-producer single-consumer
+ * and lockless (acquire/release on head and tail).
+ */
+#ifndef _SCIF_PRIV_H
+#define _SCIF_PRIV_H
+
+#include <linux/types.h>
+#include <linux/cdev.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+#include <linux/list.h>
+#include <linux/rcupdate.h>
+#include <linux/atomic.h>
+#include <linux/scif_ioctl.h>
+
+#include "scif_api.h"
+
+struct scif_endpt;
+
+/**
+ * struct scif_port - one bound port of a node
+ * @refs: endpoints using the port (the binder plus its accepted endpoints)
+ * @listener: the listening endpoint on this port, or NULL
+ */
+struct scif_port {
+	unsigned int refs;
+	struct scif_endpt *listener;
+};
+
+/**
+ * struct scif_node - one SCIF node (a device node of this module)
+ * @id: node id (0 for /dev/scif)
+ * @port_lock: protects @ports and the &struct scif_port contents
+ * @ports: port number -> &struct scif_port
+ * @port_next: where automatic port assignment continues
+ * @cdev: the character device
+ * @dev: the device in the scif class
+ */
+struct scif_node {
+	u16 id;
+	struct mutex port_lock;
+	struct xarray ports;
+	u32 port_next;
+	struct cdev cdev;
+	struct device *dev;
+};
+
+/**
+ * struct scif_ring - single-producer single-consumer byte ring
+ * @buf: storage, allocated on first use (kvmalloc), @size bytes
+ * @size: power of two
+ * @head: bytes ever produced (written by the producer only)
+ * @tail: bytes ever consumed (written by the consumer only)
+ */
+struct scif_ring {
+	u8 *buf;
+	u32 size;
+	u32 head ____cacheline_aligned_in_smp;
+	u32 tail ____cacheline_aligned_in_smp;
+};
+
+/* Connection states (conn->state, under conn->lock). */
+enum scif_conn_state {
+	SCIF_CONN_REQUESTED,	/* queued with a listener */
+	SCIF_CONN_ESTABLISHED,	/* accepted */
+	SCIF_CONN_REFUSED,	/* listener refused or went away */
+	SCIF_CONN_CLOSED,	/* one side closed (or cancelled the request) */
+};
+
+/**
+ * struct scif_conn - a connection between two endpoints
+ * @ref: references (connector, listener queue, accepted side)
+ * @lock: protects @state and @ep
+ * @state: &enum scif_conn_state
+ * @closed: set (release) once the connection is torn down; read locklessly
+ * @ep: the endpoint of each side, RCU-protected, NULL once it closed (and for
+ *	side 1 until ACCEPTREG)
+ * @id: port id of each side
+ * @link: entry in the listener's request queue
+ * @ring: ring[s] carries the bytes sent by side s
+ */
+struct scif_conn {
+	struct kref ref;
+	spinlock_t lock;
+	enum scif_conn_state state;
+	bool closed;
+	struct scif_endpt __rcu *ep[2];
+	struct scif_port_id id[2];
+	struct list_head link;
+	struct scif_ring ring[2];
+};
+
+/* Endpoint states (ep->state, under ep->lock). */
+enum scif_ep_state {
+	SCIF_EP_UNBOUND,
+	SCIF_EP_BOUND,
+	SCIF_EP_LISTENING,
+	SCIF_EP_CONNECTING,
+	SCIF_EP_CONNECTED,	/* also "disconnected" once conn->closed */
+	SCIF_EP_CONNFAILED,	/* non-blocking connect failed, not collected */
+	SCIF_EP_CLOSING,	/* closed by flush/release */
+};
+
+/**
+ * struct scif_endpt - an endpoint (one per open file)
+ * @ref: references
+ * @rcu: deferred free
+ * @node: the node this endpoint lives on
+ * @lock: protects the fields below up to @dconn
+ * @wq: all waiters and pollers of this endpoint
+ * @state: &enum scif_ep_state
+ * @port: bound port, 0 if none
+ * @owner: files_struct of the opener (compared only, never dereferenced)
+ * @reqs: listener: queued connection requests (&struct scif_conn)
+ * @nreq: listener: number of queued requests
+ * @backlog: listener: queue limit
+ * @pending: listener: accepted, unregistered connections
+ * @conn: connector/accepted: the connection (a reference)
+ * @side: index of this endpoint in @conn
+ * @connect_lis: connecting: the listener the request was queued with (ref)
+ * @connect_err: CONNFAILED: the result to report
+ * @connect_async: a non-blocking connect's result was not collected yet
+ * @dconn: @conn, published (release) once connected; data path reads it
+ * @send_lock: serializes senders
+ * @recv_lock: serializes receivers
+ */
+struct scif_endpt {
+	struct kref ref;
+	struct rcu_head rcu;
+	struct scif_node *node;
+	struct mutex lock;
+	wait_queue_head_t wq;
+	enum scif_ep_state state;
+	u16 port;
+	void *owner;
+	struct list_head reqs;
+	int nreq;
+	int backlog;
+	struct list_head pending;
+	struct scif_conn *conn;
+	int side;
+	struct scif_endpt *connect_lis;
+	int connect_err;
+	bool connect_async;
+	struct scif_conn *dconn;
+	struct mutex send_lock;
+	struct mutex recv_lock;
+};
+
+/**
+ * struct scif_pending - an accepted connection not yet claimed by ACCEPTREG
+ * @id: the id in scif_pending_ids
+ * @tgid: the process that accepted it (only it may claim it)
+ * @node: node of the listener
+ * @port: the listener's port (a port reference is held)
+ * @conn: the connection (a reference), side 1
+ * @link: entry in the listener's ->pending list
+ */
+struct scif_pending {
+	u32 id;
+	pid_t tgid;
+	struct scif_node *node;
+	u16 port;
+	struct scif_conn *conn;
+	struct list_head link;
+};
+
+/* main.c */
+extern unsigned int scif_nr_nodes;
+extern struct scif_node *scif_nodes;
+unsigned int scif_ring_bytes(void);
+
+/* debugfs.c: counters shown under /sys/kernel/debug/scif/ */
+struct scif_stats {
+	atomic_t endpoints;
+	atomic_t connections;
+	atomic_t windows;
+	atomic_t pinned_pages;
+	atomic_t rma_inflight;
+};
+extern struct scif_stats scif_stats;
+void scif_debugfs_init(void);
+void scif_debugfs_exit(void);
+
+/* node.c */
+int scif_nodes_init(unsigned int nr);
+void scif_nodes_exit(void);
+int scif_port_bind(struct scif_node *node, u16 *port);
+void scif_port_get(struct scif_node *node, u16 port);
+void scif_port_put(struct scif_node *node, u16 port);
+int scif_port_set_listener(struct scif_node *node, u16 port,
+			   struct scif_endpt *ep);
+struct scif_endpt *scif_port_find_listener(struct scif_node *node, u16 port);
+
+/* ring.c */
+int scif_ring_prepare(struct scif_ring *r, u32 size);
+void scif_ring_free(struct scif_ring *r);
+u32 scif_ring_used(const struct scif_ring *r);
+u32 scif_ring_space(const struct scif_ring *r);
+long scif_ring_write(struct scif_ring *r, const char __user *src, u32 len,
+		     bool *was_empty);
+long scif_ring_read(struct scif_ring *r, char __user *dst, u32 len,
+		    bool *was_full);
+
+/* endpoint.c */
+struct scif_endpt *scif_ep_alloc(struct scif_node *node);
+void scif_ep_get(struct scif_endpt *ep);
+void scif_ep_put(struct scif_endpt *ep);
+void scif_ep_shutdown(struct scif_endpt *ep);
+void scif_ep_release(struct scif_endpt *ep);
+void scif_ep_resolve(struct scif_endpt *ep);
+struct scif_conn *scif_ep_data_conn(struct scif_endpt *ep);
+struct scif_conn *scif_conn_alloc(void);
+void scif_conn_put(struct scif_conn *conn);
+void scif_conn_disconnect(struct scif_conn *conn, int side);
+void scif_conn_wake(struct scif_conn *conn, int side, __poll_t key);
+__poll_t scif_ep_poll(struct scif_endpt *ep);
+
+/* connect.c */
+extern struct mutex scif_pending_lock;
+int scif_bind(struct scif_endpt *ep, int __user *uport);
+int scif_listen(struct scif_endpt *ep, int backlog);
+int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
+		 bool nonblock);
+int scif_accept_req(struct scif_endpt *ep, struct scifioctl_accept __user *arg);
+int scif_accept_reg(struct scif_endpt *ep, u64 __user *arg);
+void scif_connect_cancel(struct scif_endpt *ep, struct scif_conn *expect);
+void scif_listener_teardown(struct scif_endpt *ep);
+void scif_pending_init(void);
+void scif_pending_exit(void);
+
+/* msg.c */
+int scif_send(struct scif_endpt *ep, struct scifioctl_msg __user *arg);
+int scif_recv(struct scif_endpt *ep, struct scifioctl_msg __user *arg);
+int scif_get_nodeids(struct scif_endpt *ep,
+		     struct scifioctl_node_ids __user *arg);
+
+/* window.c, rma.c, fence.c, mmap.c: the RMA half (not implemented yet) */
+int scif_ioctl_reg(struct scif_endpt *ep, struct scifioctl_reg __user *arg);
+int scif_ioctl_unreg(struct scif_endpt *ep, struct scifioctl_unreg __user *arg);
+int scif_ioctl_copy(struct scif_endpt *ep, unsigned int cmd,
+		    struct scifioctl_copy __user *arg);
+int scif_ioctl_fence_mark(struct scif_endpt *ep,
+			  struct scifioctl_fence_mark __user *arg);
+int scif_ioctl_fence_wait(struct scif_endpt *ep, int mark);
+int scif_ioctl_fence_signal(struct scif_endpt *ep,
+			    struct scifioctl_fence_signal __user *arg);
+int scif_mmap(struct scif_endpt *ep, struct vm_area_struct *vma);
+
+/* fops.c */
+extern const struct file_operations scif_fops;
+
+#endif /* _SCIF_PRIV_H */

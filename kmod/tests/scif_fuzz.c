@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * scif_fuzz.c - random ioctls against /dev/scif*.
+ *
+ * usage: scif_fuzz SECONDS [THREADS] [SEED]
+ *
+ * Worker threads issue valid and invalid ioctls with random structure
+ * contents, sizes and pointers (NULL, tiny, kernel range, unmapped guard
+ * pages, the end of a mapping), poll, toggle O_NONBLOCK, close endpoints
+ * other threads are using, build real connections, and fork children that
+ * are killed with SIGKILL.  A signal thread interrupts blocking calls.  At
+ * the end everything is closed and the scif debugfs counters must return to
+ * zero.  Exit status 0 on success.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/scif_ioctl.h>
+
+#include "scif_test_api.h"
+
+#define NSLOTS		48
+#define NPORTS		16
+#define NHANDLES	16
+#define AREA		(64 * 1024)
+#define MAXTHR		16
+
+static int slots[NSLOTS];
+static int ports[NPORTS];
+static uint64_t handles[NHANDLES];
+static volatile int stop;
+static int nthreads = 4, nnodes = 2;
+static pthread_t workers[MAXTHR];
+static volatile int done_workers;
+static long ops, errs_seen;
+static long succ[18];	/* successful SCIF ioctls by number */
+static pid_t children[64];
+static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct rng { uint64_t s; };
+
+static uint64_t rnd(struct rng *r)
+{
+	uint64_t x = r->s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return r->s = x;
+}
+
+static unsigned int rn(struct rng *r, unsigned int n)
+{
+	return n ? rnd(r) % n : 0;
+}
+
+static const char *dev_path(int node)
+{
+	static const char *p[] = { "/dev/scif", "/dev/scif1", "/dev/scif2",
+				   "/dev/scif3" };
+
+	return p[node & 3];
+}
+
+static int slot_fd(struct rng *r)
+{
+	switch (rn(r, 20)) {
+	case 0:
+		return -1;
+	case 1:
+		return 100000;
+	default:
+		return __atomic_load_n(&slots[rn(r, NSLOTS)], __ATOMIC_RELAXED);
+	}
+}
+
+static void slot_put(struct rng *r, int fd)
+{
+	int old = __atomic_exchange_n(&slots[rn(r, NSLOTS)], fd, __ATOMIC_SEQ_CST);
+
+	if (old > 0)
+		close(old);
+}
+
+struct thr {
+	struct rng r;
+	char *area;	/* AREA bytes RW, then a PROT_NONE guard page */
+};
+
+/* A pointer for the kernel to read or write: usually inside the area. */
+static void *fuzz_ptr(struct thr *t, size_t need)
+{
+	struct rng *r = &t->r;
+
+	switch (rn(r, 16)) {
+	case 0:
+		return NULL;
+	case 1:
+		return (void *)0x10;
+	case 2:
+		return (void *)0xffffffff81000000UL;
+	case 3:
+		return (void *)(uintptr_t)rnd(r);
+	case 4:
+		return t->area + AREA;			/* guard page */
+	case 5:
+		return t->area + AREA - rn(r, need + 1);	/* straddles */
+	default:
+		if (need >= AREA)
+			return t->area;
+		return t->area + rn(r, AREA - need);
+	}
+}
+
+static int fuzz_port(struct rng *r)
+{
+	switch (rn(r, 6)) {
+	case 0:
+		return 0;
+	case 1:
+		return rn(r, 70000);
+	case 2:
+		return rn(r, 1100);
+	default:
+		return __atomic_load_n(&ports[rn(r, NPORTS)], __ATOMIC_RELAXED);
+	}
+}
+
+static int fuzz_len(struct rng *r)
+{
+	switch (rn(r, 8)) {
+	case 0:
+		return -(int)rn(r, 10) - 1;
+	case 1:
+		return (int)rnd(r);
+	case 2:
+		return 0;
+	case 3:
+		return rn(r, 2 * AREA);
+	default:
+		return rn(r, 512);
+	}
+}
+
+static void fill_random(struct rng *r, void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		((char *)p)[i] = rnd(r);
+}
+
+static unsigned long fuzz_cmd(struct rng *r)
+{
+	static const unsigned long cmds[] = {
+		SCIF_BIND, SCIF_LISTEN, SCIF_CONNECT, SCIF_ACCEPTREQ,
+		SCIF_ACCEPTREG, SCIF_SEND, SCIF_RECV, SCIF_REG, SCIF_UNREG,
+		SCIF_READFROM, SCIF_WRITETO, SCIF_VREADFROM, SCIF_VWRITETO,
+		SCIF_GET_NODEIDS, SCIF_FENCE_MARK, SCIF_FENCE_WAIT,
+		SCIF_FENCE_SIGNAL,
+	};
+
+	switch (rn(r, 10)) {
+	case 0:
+		return _IOC(rn(r, 4), 's', rn(r, 32), rn(r, 64));
+	case 1:
+		return (uint32_t)rnd(r);
+	default:
+		return cmds[rn(r, sizeof(cmds) / sizeof(cmds[0]))];
+	}
+}
+
+/* Build the argument of @cmd in the area (or a bad pointer). */
+static unsigned long fuzz_arg(struct thr *t, unsigned long cmd)
+{
+	struct rng *r = &t->r;
+	void *p;
+
+	switch (cmd) {
+	case SCIF_LISTEN:
+		return rn(r, 4) ? rn(r, 2000) : (unsigned long)(int)rnd(r);
+	case SCIF_FENCE_WAIT:
+		return rnd(r);
+	}
+	p = fuzz_ptr(t, 64);
+	if ((uintptr_t)p < (uintptr_t)t->area ||
+	    (uintptr_t)p + 64 > (uintptr_t)t->area + AREA)
+		return (unsigned long)p;
+	fill_random(r, p, 64);
+	switch (cmd) {
+	case SCIF_BIND:
+		*(int *)p = fuzz_port(r);
+		break;
+	case SCIF_CONNECT: {
+		struct scifioctl_connect *c = p;
+
+		c->peer.node = rn(r, 5) ? rn(r, nnodes) : rn(r, 300);
+		c->peer.port = fuzz_port(r);
+		break;
+	}
+	case SCIF_ACCEPTREQ: {
+		struct scifioctl_accept *a = p;
+
+		a->flags = rn(r, 8) ? 0 : (rn(r, 2) ? SCIF_ACCEPT_SYNC : (int)rnd(r));
+		break;
+	}
+	case SCIF_ACCEPTREG:
+		if (rn(r, 4))
+			*(uint64_t *)p = __atomic_load_n(&handles[rn(r, NHANDLES)],
+							 __ATOMIC_RELAXED);
+		break;
+	case SCIF_SEND:
+	case SCIF_RECV: {
+		struct scifioctl_msg *m = p;
+		int len = fuzz_len(r);
+
+		m->len = len;
+		m->msg = (uintptr_t)fuzz_ptr(t, len > 0 ? len : 0);
+		m->flags = rn(r, 4) ? 0 : (rn(r, 2) ? 1 : (int)rnd(r));
+		break;
+	}
+	case SCIF_GET_NODEIDS: {
+		struct scifioctl_node_ids *n = p;
+
+		n->len = rn(r, 3) ? (int)rn(r, 300) : (int)rnd(r);
+		n->nodes = (uintptr_t)fuzz_ptr(t, 600);
+		n->self = (uintptr_t)fuzz_ptr(t, 2);
+		break;
+	}
+	default:
+		break;
+	}
+	return (unsigned long)p;
+}
+
+static void remember_port(struct rng *r, int port)
+{
+	__atomic_store_n(&ports[rn(r, NPORTS)], port, __ATOMIC_RELAXED);
+}
+
+static void op_ioctl(struct thr *t)
+{
+	struct rng *r = &t->r;
+	unsigned long cmd = fuzz_cmd(r), arg;
+	int fd = slot_fd(r);
+
+	if (fd <= 2)
+		fd = -1;
+	arg = fuzz_arg(t, cmd);
+	if (ioctl(fd, cmd, arg) == 0) {
+		if (_IOC_TYPE(cmd) == 's' && _IOC_NR(cmd) < 18)
+			__atomic_fetch_add(&succ[_IOC_NR(cmd)], 1, __ATOMIC_RELAXED);
+		if (cmd == SCIF_BIND && (char *)arg >= t->area &&
+		    (char *)arg < t->area + AREA)
+			remember_port(r, *(int *)arg & 0xffff);
+		if (cmd == SCIF_ACCEPTREQ && (char *)arg >= t->area &&
+		    (char *)arg < t->area + AREA)
+			__atomic_store_n(&handles[rn(r, NHANDLES)],
+					 ((struct scifioctl_accept *)arg)->endpt,
+					 __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&errs_seen, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* A listener, a connection and an accept: real connected states. */
+static void op_pair(struct thr *t)
+{
+	struct rng *r = &t->r;
+	int node = rn(r, nnodes), l = open(dev_path(node), O_RDWR | O_CLOEXEC);
+	int c = open(dev_path(rn(r, nnodes)), O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	int port = 0, a;
+	struct scifioctl_connect cc = { 0 };
+	struct scifioctl_accept ac = { 0 };
+
+	if (l < 0 || c < 0)
+		goto out;
+	if (ioctl(l, SCIF_BIND, &port) || ioctl(l, SCIF_LISTEN, 1 + rn(r, 4)))
+		goto out;
+	remember_port(r, port);
+	cc.peer.node = node;
+	cc.peer.port = port;
+	ioctl(c, SCIF_CONNECT, &cc);
+	if (ioctl(l, SCIF_ACCEPTREQ, &ac) == 0) {
+		__atomic_store_n(&handles[rn(r, NHANDLES)], ac.endpt,
+				 __ATOMIC_RELAXED);
+		if (rn(r, 4)) {
+			a = open(dev_path(node), O_RDWR | O_CLOEXEC);
+			if (a >= 0) {
+				ioctl(a, SCIF_ACCEPTREG, &ac.endpt);
+				slot_put(r, a);
+			}
+		}
+	}
+	ioctl(c, SCIF_CONNECT, &cc);
+	if (rn(r, 2)) {
+		slot_put(r, l);
+		l = -1;
+	}
+	slot_put(r, c);
+	c = -1;
+out:
+	if (l >= 0)
+		close(l);
+	if (c >= 0)
+		close(c);
+}
+
+static void op_misc(struct thr *t)
+{
+	struct rng *r = &t->r;
+	struct pollfd pf[4];
+	int fd;
+
+	switch (rn(r, 6)) {
+	case 0:
+		fd = open(dev_path(rn(r, nnodes + 1)), O_RDWR | O_CLOEXEC |
+			  (rn(r, 2) ? O_NONBLOCK : 0));
+		if (fd >= 0)
+			slot_put(r, fd);
+		break;
+	case 1:
+		fd = __atomic_exchange_n(&slots[rn(r, NSLOTS)], -1, __ATOMIC_SEQ_CST);
+		if (fd > 0)
+			close(fd);
+		break;
+	case 2:
+		for (int i = 0; i < 4; i++) {
+			pf[i].fd = slot_fd(r);
+			pf[i].events = POLLIN | POLLOUT;
+		}
+		poll(pf, 4, rn(r, 3));
+		break;
+	case 3:
+		fd = slot_fd(r);
+		if (fd > 2)
+			fcntl(fd, F_SETFL, rn(r, 2) ? O_NONBLOCK : 0);
+		break;
+	case 4:
+		fd = slot_fd(r);
+		if (fd > 2) {
+			void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+			if (m != MAP_FAILED)
+				munmap(m, 4096);
+		}
+		break;
+	case 5:
+		fd = slot_fd(r);
+		if (fd > 2) {
+			int d = dup(fd);
+
+			if (d >= 0)
+				close(d);
+		}
+		break;
+	}
+}
+
+static void child_body(struct thr *t)
+{
+	for (;;) {
+		switch (rn(&t->r, 4)) {
+		case 0:
+			op_pair(t);
+			break;
+		case 1:
+			op_misc(t);
+			break;
+		default:
+			op_ioctl(t);
+			break;
+		}
+	}
+}
+
+static void op_fork(struct thr *t)
+{
+	pid_t pid;
+	int idx = -1;
+
+	pthread_mutex_lock(&child_lock);
+	for (int i = 0; i < 64; i++)
+		if (!children[i]) {
+			idx = i;
+			break;
+		}
+	if (idx < 0) {
+		pthread_mutex_unlock(&child_lock);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		t->r.s ^= getpid() * 0x9e3779b97f4a7c15ULL;
+		alarm(5);
+		child_body(t);
+		_exit(0);
+	}
+	if (pid > 0)
+		children[idx] = pid;
+	pthread_mutex_unlock(&child_lock);
+}
+
+static void reap_children(int all)
+{
+	pthread_mutex_lock(&child_lock);
+	for (int i = 0; i < 64; i++) {
+		if (!children[i])
+			continue;
+		if (all || rand() % 4 == 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+	}
+	pthread_mutex_unlock(&child_lock);
+}
+
+static void *worker(void *p)
+{
+	struct thr *t = p;
+
+	while (!stop) {
+		unsigned int k = rn(&t->r, 100);
+
+		if (k < 60)
+			op_ioctl(t);
+		else if (k < 75)
+			op_pair(t);
+		else if (k < 99)
+			op_misc(t);
+		else
+			op_fork(t);
+		__atomic_fetch_add(&ops, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_fetch_add(&done_workers, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void on_sig(int s) { (void)s; }
+
+static long counter(const char *name)
+{
+	char path[128], buf[32];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/scif/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static void close_all_slots(void)
+{
+	for (int i = 0; i < NSLOTS; i++) {
+		int fd = __atomic_exchange_n(&slots[i], -1, __ATOMIC_SEQ_CST);
+
+		if (fd > 0)
+			close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const char *names[] = { "endpoints", "connections", "windows",
+				       "pinned_pages", "rma_inflight" };
+	struct sigaction sa = { .sa_handler = on_sig };
+	struct rlimit rl = { 4096, 4096 };
+	static struct thr thr[MAXTHR];
+	int seconds, bad = 0;
+	uint64_t seed;
+	time_t end;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s SECONDS [THREADS] [SEED]\n", argv[0]);
+		return 2;
+	}
+	seconds = atoi(argv[1]);
+	if (argc > 2)
+		nthreads = atoi(argv[2]);
+	if (nthreads < 1 || nthreads > MAXTHR)
+		nthreads = 4;
+	seed = argc > 3 ? strtoull(argv[3], NULL, 0) : (uint64_t)time(NULL) * 2654435761u;
+	nnodes = counter("nodes");
+	if (nnodes < 1 || access("/dev/scif", R_OK | W_OK)) {
+		fprintf(stderr, "scif_fuzz: /dev/scif or /sys/kernel/debug/scif missing\n");
+		return 1;
+	}
+	if (nnodes > 4)
+		nnodes = 4;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	printf("scif_fuzz: %d s, %d threads, seed 0x%llx, %d nodes\n", seconds,
+	       nthreads, (unsigned long long)seed, nnodes);
+	fflush(stdout);
+
+	for (int i = 0; i < NSLOTS; i++)
+		slots[i] = -1;
+	for (int i = 0; i < nthreads; i++) {
+		char *a = mmap(NULL, AREA + 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (a == MAP_FAILED || mprotect(a + AREA, 4096, PROT_NONE)) {
+			perror("mmap");
+			return 1;
+		}
+		thr[i].area = a;
+		thr[i].r.s = seed + 0x9e3779b97f4a7c15ULL * (i + 1);
+		pthread_create(&workers[i], NULL, worker, &thr[i]);
+	}
+
+	end = time(NULL) + seconds;
+	while (time(NULL) < end) {
+		usleep(50000);
+		for (int i = 0; i < nthreads; i++)
+			pthread_kill(workers[i], SIGUSR1);
+		reap_children(0);
+	}
+	stop = 1;
+	/* Closing wakes blocked calls (flush); signals interrupt the rest. */
+	while (__atomic_load_n(&done_workers, __ATOMIC_SEQ_CST) < nthreads) {
+		close_all_slots();
+		for (int i = 0; i < nthreads; i++)
+			pthread_kill(workers[i], SIGUSR1);
+		usleep(20000);
+	}
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(workers[i], NULL);
+	close_all_slots();
+	reap_children(1);
+
+	for (int tries = 0; tries < 500; tries++) {
+		bad = 0;
+		for (unsigned int i = 0; i < 5; i++)
+			bad |= counter(names[i]) != 0;
+		if (!bad)
+			break;
+		usleep(20000);
+	}
+	printf("scif_fuzz: %ld operations, %ld failed with an error\n", ops,
+	       errs_seen);
+	printf("scif_fuzz: successful ioctls by number:");
+	for (int i = 1; i < 18; i++)
+		printf(" %d:%ld", i, succ[i]);
+	printf("\n");
+	for (unsigned int i = 0; i < 5; i++)
+		printf("scif_fuzz: %s = %ld\n", names[i], counter(names[i]));
+	if (bad) {
+		printf("scif_fuzz: FAIL: counters did not return to zero\n");
+		return 1;
+	}
+	printf("scif_fuzz: PASS\n");
+	return 0;
+}
