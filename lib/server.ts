@@ -163,7 +163,9 @@ export class Server extends EventEmitter {
         this.#connections.delete(socket);
         this.#maybeClosed();
       };
+      // As net: an accepted socket starts reading at once (unless paused).
       if (this.#options.pauseOnConnect) socket.pause();
+      else socket.read(0);
       this.emit('connection', socket);
       if (this.#ep !== ep) return; // closed from a 'connection' listener
     }

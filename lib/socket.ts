@@ -130,7 +130,11 @@ export class Socket extends Duplex {
   }
   /** Bytes handed to the endpoint plus bytes still queued, as net counts. */
   get bytesWritten(): number {
-    return this.#bytesWritten;
+    // Writable's buffer of writes not yet passed to _write (untyped in @types/node).
+    const buffered = (this as unknown as { writableBuffer?: Array<{ chunk: Buffer }> }).writableBuffer ?? [];
+    let queued = 0;
+    for (const entry of buffered) queued += entry.chunk.length;
+    return this.#bytesWritten + queued;
   }
   get pending(): boolean {
     return this.#ep === null || this.connecting;
@@ -208,6 +212,9 @@ export class Socket extends Duplex {
     this.#touch();
     this.emit('connect');
     this.emit('ready');
+    // As net: start reading now, so that the peer's close is seen (as an
+    // immediate 'end') even by a socket nobody reads from.
+    if (!this.destroyed && !this.isPaused()) this.read(0);
     if (this.#pending) this.#flush();
     else if (this.#finalCallback) this.#doFinal();
     this.#updatePoll();
@@ -285,6 +292,7 @@ export class Socket extends Duplex {
         this.#readEnded = true;
         this.#wantRead = false;
         this.push(null);
+        this.read(0); // as net: 'end' now if nothing is buffered, even unread
         return;
       }
       this.destroy(errnoException(n, 'scif_recv', this.#remote ?? undefined));
@@ -309,6 +317,9 @@ export class Socket extends Duplex {
   }
 
   #queue(chunks: Buffer[], callback: (err?: Error | null) => void): void {
+    // Counted as written once handed to us, as net counts what it has
+    // dispatched to its handle.
+    for (const c of chunks) this.#bytesWritten += c.length;
     this.#pending = { chunks, callback };
     if (this.connecting || !this.#ep) return; // flushed after 'connect'
     this.#flush();
@@ -329,7 +340,6 @@ export class Socket extends Duplex {
         return;
       }
       if (n === 0) return; // would block: poll for writable
-      this.#bytesWritten += n;
       this.#touch();
       let left = n;
       while (left > 0) {
@@ -366,6 +376,7 @@ export class Socket extends Duplex {
     if (!this.#readEnded) {
       this.#readEnded = true;
       this.push(null);
+      this.read(0); // as net: 'end' now if nothing is buffered, even unread
     }
   }
 

@@ -1,5 +1,7 @@
 // Writes dist/index.mjs: an ES module that re-exports the CommonJS build,
-// so `import { createServer } from 'scif'` works alongside require().
+// so `import { createServer } from 'scif'` works alongside require(). It
+// loads the CommonJS build with createRequire, so that tools that honour
+// __esModule (bundlers, vitest) see the same exports as plain Node.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -8,7 +10,8 @@ const dist = path.join(__dirname, '..', 'dist');
 const api = require(path.join(dist, 'index.js'));
 const names = Object.keys(api).filter((n) => n !== 'default' && n !== '__esModule');
 const lines = [
-  "import api from './index.js';",
+  "import { createRequire } from 'node:module';",
+  "const api = createRequire(import.meta.url)('./index.js');",
   ...names.map((n) => `export const ${n} = api.${n};`),
   'export default api;',
   '',
