@@ -40,6 +40,7 @@ struct scif_endpt *scif_ep_alloc(struct scif_node *node)
 	init_waitqueue_head(&ep->wq);
 	INIT_LIST_HEAD(&ep->reqs);
 	INIT_LIST_HEAD(&ep->pending);
+	scif_ep_rma_init(ep);
 	ep->state = SCIF_EP_UNBOUND;
 	atomic_inc(&scif_stats.endpoints);
 	return ep;
@@ -153,9 +154,11 @@ void scif_conn_disconnect(struct scif_conn *conn, int side)
 	rcu_assign_pointer(conn->ep[side], NULL);
 	peer = rcu_dereference_protected(conn->ep[!side],
 					 lockdep_is_held(&conn->lock));
-	if (peer)
+	if (peer) {
 		wake_up_interruptible_poll(&peer->wq,
 					   EPOLLIN | EPOLLOUT | EPOLLHUP | EPOLLERR);
+		wake_up_all(&peer->rma_wq);	/* its fence waiters */
+	}
 	spin_unlock(&conn->lock);
 }
 
@@ -287,8 +290,10 @@ __poll_t scif_ep_poll(struct scif_endpt *ep)
  * Called by flush (the owner closes its fd) and by release.  Moves the
  * endpoint to CLOSING, disconnects its connection, cancels a pending
  * connect, or stops listening (refusing queued requests and tearing down
- * accepted but unregistered endpoints).  The objects themselves are freed by
- * scif_ep_release().  Idempotent.
+ * accepted but unregistered endpoints).  A connected endpoint first stops
+ * taking RMAs, wakes its FENCE_WAIT callers and lets its in-flight RMAs
+ * complete (killable); its windows are unregistered after the disconnect.
+ * The objects themselves are freed by scif_ep_release().  Idempotent.
  */
 void scif_ep_shutdown(struct scif_endpt *ep)
 {
@@ -308,11 +313,13 @@ void scif_ep_shutdown(struct scif_endpt *ep)
 		scif_conn_disconnect(ep->conn, ep->side);
 		break;
 	case SCIF_EP_CONNECTED:
+		scif_rma_quiesce(ep);
 		scif_conn_disconnect(ep->conn, ep->side);
 		break;
 	default:
 		break;
 	}
+	scif_windows_teardown(ep);
 	wake_up_interruptible_all(&ep->wq);
 }
 
@@ -323,6 +330,8 @@ void scif_ep_shutdown(struct scif_endpt *ep)
 void scif_ep_release(struct scif_endpt *ep)
 {
 	scif_ep_shutdown(ep);
+	/* RMAs use ep->conn: they must be gone before it is released. */
+	scif_rma_drain(ep);
 
 	if (ep->connect_lis) {
 		scif_ep_put(ep->connect_lis);

@@ -99,8 +99,8 @@ static long scif_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
  * 32-bit callers: structures ending in an s32 after u64 members lose their
  * tail padding on i386, which changes the size encoded in the command.  The
  * handlers only touch the bytes up to the last member, so those commands map
- * onto the native ones.  struct scifioctl_fence_mark also changes layout; it
- * is translated when fences exist.
+ * onto the native ones.  struct scifioctl_fence_mark also changes layout
+ * (the u64 is 4-byte aligned on i386): it is translated.
  */
 #define SCIF_COMPAT_CMD(nr, size)	_IOC(_IOC_READ | _IOC_WRITE, 's', nr, size)
 #define SCIF_COMPAT_SEND	SCIF_COMPAT_CMD(6, 20)
@@ -112,6 +112,24 @@ static long scif_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 #define SCIF_COMPAT_GET_NODEIDS	SCIF_COMPAT_CMD(14, 20)
 #define SCIF_COMPAT_FENCE_MARK	SCIF_COMPAT_CMD(15, 12)
 #define SCIF_COMPAT_FENCE_SIGNAL SCIF_COMPAT_CMD(17, 36)
+
+/* struct scifioctl_fence_mark as i386 lays it out (12 bytes). */
+struct scif_compat_fence_mark {
+	__s32 flags;
+	compat_u64 mark;
+};
+
+static long scif_compat_fence_mark(struct file *file, unsigned long arg)
+{
+	struct scif_compat_fence_mark m;
+
+	if (copy_from_user(&m, compat_ptr(arg), sizeof(m)))
+		return -EFAULT;
+	if (m.mark > U32_MAX)
+		return -EFAULT;
+	return scif_fence_mark(file->private_data, m.flags,
+			       compat_ptr((compat_uptr_t)m.mark));
+}
 
 static long scif_compat_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
@@ -142,7 +160,7 @@ static long scif_compat_ioctl(struct file *file, unsigned int cmd,
 		cmd = SCIF_GET_NODEIDS;
 		break;
 	case SCIF_COMPAT_FENCE_MARK:
-		return -EOPNOTSUPP;
+		return scif_compat_fence_mark(file, arg);
 	case SCIF_COMPAT_FENCE_SIGNAL:
 		cmd = SCIF_FENCE_SIGNAL;
 		break;

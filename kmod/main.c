@@ -46,12 +46,16 @@ static int __init scif_init(void)
 		pr_err("nodes=%u is out of range 1..%d\n", nodes, SCIF_MAX_NODES);
 		return -EINVAL;
 	}
+	ret = scif_rma_init();
+	if (ret)
+		return ret;
 	scif_pending_init();
 	scif_debugfs_init();
 	ret = scif_nodes_init(nodes);
 	if (ret) {
 		scif_debugfs_exit();
 		scif_pending_exit();
+		scif_rma_exit();
 		return ret;
 	}
 	return 0;
@@ -62,6 +66,7 @@ static void __exit scif_exit(void)
 	scif_nodes_exit();
 	scif_debugfs_exit();
 	scif_pending_exit();
+	scif_rma_exit();
 	/* Endpoints are freed after an RCU grace period. */
 	rcu_barrier();
 }

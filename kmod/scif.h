@@ -34,6 +34,35 @@
  * each direction; they are taken outside everything else and never nested
  * with ep->lock.  The rings themselves are single-producer single-consumer
  * and lockless (acquire/release on head and tail).
+ *
+ * The RMA half
+ * ------------
+ * A &struct scif_window is a registered window: pinned user pages at an
+ * offset of its endpoint's registered address space.  It is reference
+ * counted (kref): the endpoint's window list holds one reference until
+ * UNREG or close, and in-flight RMAs, pending fence signals and mmaps of
+ * the window hold their own.  The pages are unpinned at the last put, which
+ * may happen in any process context (never under a spinlock).  A window
+ * does not point back to its endpoint.
+ *
+ * A &struct scif_range is a byte range over adjacent windows, with a
+ * reference on each.  RMAs (&struct scif_rma_req), fence signals and mmaps
+ * all work on ranges.
+ *
+ * Every RMA gets a sequence number from its initiating endpoint and sits in
+ * that endpoint's ->rma_reqs list (ascending sequence) until it completes;
+ * fences compare a mark with the lowest incomplete sequence.  An in-flight
+ * RMA holds a reference on its endpoint; the endpoint's flush and release
+ * wait for its RMAs to drain before the connection goes.
+ *
+ * RMA locks, never nested across endpoints:
+ *
+ *   ep->rma_lock (mutex; the window list)
+ *   ep->rma_slock (spinlock; sequence numbers, ->rma_reqs, ->rma_signals)
+ *     ep->rma_wq.lock (inside wake_up)
+ *
+ * ep->rma_lock is taken without any other scif lock held; ep->rma_slock is
+ * innermost.
  */
 #ifndef _SCIF_PRIV_H
 #define _SCIF_PRIV_H
@@ -160,6 +189,17 @@ enum scif_ep_state {
  * @dconn: @conn, published (release) once connected; data path reads it
  * @send_lock: serializes senders
  * @recv_lock: serializes receivers
+ * @rma_lock: protects @windows and @rma_closed
+ * @windows: registered windows, sorted by offset
+ * @rma_closed: the endpoint closed: no new windows
+ * @rma_slock: protects the fields below
+ * @rma_seq: sequence number of the last RMA issued
+ * @rma_reqs: RMAs in flight, ascending sequence
+ * @rma_signals: fence signals waiting for RMAs of this endpoint
+ * @rma_queued: RMAs of this endpoint queued to the channels
+ * @rma_closing: the endpoint is closing: no new RMAs
+ * @rma_cancelled: an asynchronous RMA failed or was cancelled
+ * @rma_wq: fence waiters and the drain at close
  */
 struct scif_endpt {
 	struct kref ref;
@@ -182,6 +222,54 @@ struct scif_endpt {
 	struct scif_conn *dconn;
 	struct mutex send_lock;
 	struct mutex recv_lock;
+	struct mutex rma_lock;
+	struct list_head windows;
+	bool rma_closed;
+	spinlock_t rma_slock;
+	u64 rma_seq;
+	struct list_head rma_reqs;
+	struct list_head rma_signals;
+	unsigned int rma_queued;
+	bool rma_closing;
+	bool rma_cancelled;
+	wait_queue_head_t rma_wq;
+};
+
+/**
+ * struct scif_window - a registered window (or a v* call's pinned buffer)
+ * @ref: references (see the top of this file)
+ * @link: entry in the endpoint's ->windows while registered
+ * @offset: first byte in the registered address space (for a temporary
+ *	window of a v* call: the page-aligned user address)
+ * @nr_pages: number of pinned pages
+ * @prot: SCIF_PROT_READ and/or SCIF_PROT_WRITE
+ * @temp: a v* call's buffer (not counted in debugfs "windows")
+ * @mm: the mm whose pinned_vm accounts the pages (mmgrab), or NULL
+ * @pages: the pinned pages
+ */
+struct scif_window {
+	struct kref ref;
+	struct list_head link;
+	s64 offset;
+	u64 nr_pages;
+	int prot;
+	bool temp;
+	struct mm_struct *mm;
+	struct page **pages;
+};
+
+/**
+ * struct scif_range - a byte range over adjacent windows
+ * @wins: the windows, in offset order, one reference each
+ * @nwins: number of windows (0: the range is unused)
+ * @off: first byte, relative to wins[0]->offset
+ * @len: length in bytes
+ */
+struct scif_range {
+	struct scif_window **wins;
+	unsigned int nwins;
+	u64 off;
+	u64 len;
 };
 
 /**
@@ -272,7 +360,30 @@ int scif_recv(struct scif_endpt *ep, struct scifioctl_msg __user *arg);
 int scif_get_nodeids(struct scif_endpt *ep,
 		     struct scifioctl_node_ids __user *arg);
 
-/* window.c, rma.c, fence.c, mmap.c: the RMA half (not implemented yet) */
+/* window.c, rma.c, fence.c, mmap.c: the RMA half */
+#define SCIF_OFFSET_END		(1ULL << 62)	/* registered space: [0, END) */
+#define SCIF_MAX_WINDOW		(1ULL << 36)	/* bytes per window */
+#define SCIF_MAX_VLEN		(1ULL << 32)	/* bytes per v* call */
+
+void scif_ep_rma_init(struct scif_endpt *ep);
+void scif_windows_teardown(struct scif_endpt *ep);
+struct scif_endpt *scif_ep_peer_get(struct scif_endpt *ep,
+				    struct scif_conn *conn);
+int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
+		   struct scif_range *r);
+int scif_range_pin_user(unsigned long addr, u64 len, bool write,
+			struct scif_range *r);
+void scif_range_put(struct scif_range *r);
+int scif_rma_init(void);
+void scif_rma_exit(void);
+void scif_rma_quiesce(struct scif_endpt *ep);
+void scif_rma_drain(struct scif_endpt *ep);
+void scif_range_store(struct scif_range *r, const void *buf, size_t len);
+u64 scif_rma_lowest(struct scif_endpt *ep);
+bool scif_rma_done(struct scif_endpt *ep, u64 seq);
+void scif_fence_collect(struct scif_endpt *ep, struct list_head *ready);
+void scif_fence_fire(struct list_head *ready);
+int scif_fence_mark(struct scif_endpt *ep, int flags, s32 __user *mark);
 int scif_ioctl_reg(struct scif_endpt *ep, struct scifioctl_reg __user *arg);
 int scif_ioctl_unreg(struct scif_endpt *ep, struct scifioctl_unreg __user *arg);
 int scif_ioctl_copy(struct scif_endpt *ep, unsigned int cmd,

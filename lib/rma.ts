@@ -147,8 +147,12 @@ function validateValue(value: unknown, name: string): bigint | number {
   throw invalidArgType(name, 'of type bigint or number', value);
 }
 
-async function settle(promise: Promise<number>, syscall: string): Promise<number> {
-  const rc = await promise;
+/**
+ * Runs one native RMA call and turns its result into a settled promise:
+ * a negative errno (or a socket that is not connected) rejects.
+ */
+async function call(host: RmaHost, syscall: string, fn: (ep: NativeEndpoint) => Promise<number>): Promise<number> {
+  const rc = await fn(host.endpoint(syscall));
   if (rc < 0) throw errnoException(rc, syscall);
   return rc;
 }
@@ -181,19 +185,16 @@ export function register(host: RmaHost, buffer: unknown, options?: RegisterOptio
   if (buf.byteLength === 0 || buf.byteLength % PAGE_SIZE !== 0) {
     throw invalidArgValue('buffer', `<${buf.byteLength} bytes>`, 'must be a whole number of pages (see scif.alloc)');
   }
-  const ep = host.endpoint('scif_register');
-  return settle(ep.register(buf, offset, prot, flags), 'scif_register').then((at) => {
+  return call(host, 'scif_register', (ep) => ep.register(buf, offset, prot, flags)).then((at) => {
     const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    let registered = true;
     const window: Window = {
       offset: at,
       length: buf.byteLength,
       buffer: view,
       async unregister(): Promise<void> {
-        if (!registered) throw errnoException(-6 /* ENXIO */, 'scif_unregister');
-        const e = host.endpoint('scif_unregister');
-        await settle(e.unregister(at, buf.byteLength), 'scif_unregister');
-        registered = false;
+        // Gone already (unregistered by range, or by this call before)?
+        if (!host.windows.has(window)) throw errnoException(-6 /* ENXIO */, 'scif_unregister');
+        await call(host, 'scif_unregister', (ep) => ep.unregister(at, buf.byteLength));
         host.windows.delete(window);
       },
     };
@@ -206,8 +207,7 @@ export function register(host: RmaHost, buffer: unknown, options?: RegisterOptio
 export function unregisterRange(host: RmaHost, offset: number, length: number): Promise<void> {
   validateOffset(offset, 'offset');
   validateLength(length, 'length');
-  const ep = host.endpoint('scif_unregister');
-  return settle(ep.unregister(offset, length), 'scif_unregister').then(() => {
+  return call(host, 'scif_unregister', (ep) => ep.unregister(offset, length)).then(() => {
     for (const w of host.windows) {
       if (w.offset >= offset && w.offset + w.length <= offset + length) host.windows.delete(w);
     }
@@ -227,9 +227,7 @@ export function copy(
   validateOffset(remoteOffset, 'remoteOffset');
   const flags = copyFlags(options, false);
   const syscall = toPeer ? 'scif_writeto' : 'scif_readfrom';
-  return settle(host.endpoint(syscall).copy(toPeer, localOffset, length, remoteOffset, flags), syscall).then(
-    () => undefined,
-  );
+  return call(host, syscall, (ep) => ep.copy(toPeer, localOffset, length, remoteOffset, flags)).then(() => undefined);
 }
 
 export function vcopy(
@@ -244,18 +242,18 @@ export function vcopy(
   validateOffset(remoteOffset, 'remoteOffset');
   const flags = copyFlags(options, true);
   const syscall = toPeer ? 'scif_vwriteto' : 'scif_vreadfrom';
-  return settle(host.endpoint(syscall).vcopy(toPeer, buf, remoteOffset, flags), syscall).then(() => undefined);
+  return call(host, syscall, (ep) => ep.vcopy(toPeer, buf, remoteOffset, flags)).then(() => undefined);
 }
 
 export function fenceMark(host: RmaHost, options?: FenceOptions): Promise<number> {
   if (options !== undefined) validateObject(options, 'options');
   const flags = options?.peer ? FENCE_INIT_PEER : FENCE_INIT_SELF;
-  return settle(host.endpoint('scif_fence_mark').fenceMark(flags), 'scif_fence_mark');
+  return call(host, 'scif_fence_mark', (ep) => ep.fenceMark(flags));
 }
 
 export function fenceWait(host: RmaHost, mark: number): Promise<void> {
   validateInteger(mark, 'mark', 0, 2 ** 31 - 1);
-  return settle(host.endpoint('scif_fence_wait').fenceWait(mark), 'scif_fence_wait').then(() => undefined);
+  return call(host, 'scif_fence_wait', (ep) => ep.fenceWait(mark)).then(() => undefined);
 }
 
 export function fenceSignal(host: RmaHost, options: SignalOptions): Promise<void> {
@@ -283,10 +281,9 @@ export function fenceSignal(host: RmaHost, options: SignalOptions): Promise<void
   if (!(flags & (SIGNAL_LOCAL | SIGNAL_REMOTE))) {
     throw invalidArgValue('options', options, 'must have local and/or remote');
   }
-  return settle(
-    host.endpoint('scif_fence_signal').fenceSignal(loff, lval, roff, rval, flags),
-    'scif_fence_signal',
-  ).then(() => undefined);
+  return call(host, 'scif_fence_signal', (ep) => ep.fenceSignal(loff, lval, roff, rval, flags)).then(
+    () => undefined,
+  );
 }
 
 export function mmap(host: RmaHost, remoteOffset: number, length: number, options?: MmapOptions): Mapping {

@@ -138,7 +138,11 @@ export class Server extends EventEmitter {
     const ep = this.#ep;
     if (!ep) return;
     if (status < 0) {
-      this.emit('error', errnoException(status, 'scif_poll', this.#address ?? undefined));
+      // The listening endpoint is in an error state: it cannot accept any
+      // more. Stop listening (connections already made carry on), and say why.
+      const err = errnoException(status, 'scif_poll', this.#address ?? undefined);
+      this.close();
+      this.emit('error', err);
       return;
     }
     if (!(events & POLL_READABLE)) return;

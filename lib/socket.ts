@@ -126,7 +126,8 @@ export class Socket extends Duplex {
   }
   /** The local address, `{ node, port }`, or `{}` before connecting (as net). */
   address(): PortAddress | Record<string, never> {
-    return this.#local ? { ...this.#local } : {};
+    // As net: nothing once the endpoint is closed.
+    return this.#local && !this.#closedEndpoint ? { ...this.#local } : {};
   }
   /** Bytes handed to the endpoint plus bytes still queued, as net counts. */
   get bytesWritten(): number {

@@ -11,7 +11,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +136,7 @@ UserRma::~UserRma() {
   }
   if (table_fd_ >= 0) close(table_fd_);
   if (peer_ != nullptr) munmap(peer_, sizeof(RmaTable));
+  if (peer_pidfd_ >= 0) close(peer_pidfd_);
 }
 
 void UserRma::SetConnection(int sockfd, PortId local, PortId remote) {
@@ -141,6 +144,7 @@ void UserRma::SetConnection(int sockfd, PortId local, PortId remote) {
   socklen_t len = sizeof(cred);
   std::lock_guard<std::mutex> lock(mu_);
   if (getsockopt(sockfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) peer_pid_ = cred.pid;
+  sockfd_ = sockfd;
   local_ = local;
   remote_ = remote;
   connected_ = true;
@@ -148,10 +152,36 @@ void UserRma::SetConnection(int sockfd, PortId local, PortId remote) {
 
 void UserRma::Shutdown() { shutdown_.store(true); }
 
-bool UserRma::PeerGone() {
+// The peer is gone once its process has exited (a zombie counts: a pidfd
+// polls readable as soon as the process exits) or it closed its table.
+bool UserRma::PeerGone(bool thorough) {
   if (peer_pid_ <= 0) return true;
   if (peer_ != nullptr && peer_->closed.load()) return true;
-  return kill(peer_pid_, 0) != 0 && errno == ESRCH;
+  // The connection itself hung up: the peer closed it or died.
+  if (sockfd_ >= 0) {
+    struct pollfd c = {sockfd_, POLLRDHUP, 0};
+    if (poll(&c, 1, 0) > 0 && (c.revents & (POLLHUP | POLLRDHUP | POLLERR))) return true;
+  }
+  if (peer_pidfd_ < 0) {
+    int fd = static_cast<int>(syscall(SYS_pidfd_open, peer_pid_, 0));
+    if (fd < 0) return errno == ESRCH;
+    peer_pidfd_ = fd;
+  }
+  struct pollfd p = {peer_pidfd_, POLLIN, 0};
+  if (poll(&p, 1, 0) > 0) return true;
+  if (!thorough) return false;
+  // A thread-group leader that has exited while its other threads are still
+  // being torn down is a zombie already, though the pidfd is not readable
+  // and its files are not yet closed.
+  char path[64], stat[512];
+  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(peer_pid_));
+  UniqueFd f(open(path, O_RDONLY | O_CLOEXEC));
+  if (!f.Valid()) return true;
+  ssize_t n = read(f.Get(), stat, sizeof(stat) - 1);
+  if (n <= 0) return true;
+  stat[n] = '\0';
+  const char* close_paren = strrchr(stat, ')');
+  return close_paren != nullptr && (close_paren[2] == 'Z' || close_paren[2] == 'X');
 }
 
 int UserRma::EnsureOwnTable() {
@@ -173,6 +203,7 @@ int UserRma::EnsureOwnTable() {
   }
   table_fd_ = fd;
   table_ = static_cast<RmaTable*>(p);  // zero-filled: every entry free
+  PeerGone();  // opens the peer's pidfd while its pid is surely still its own
   table_->pid = getpid();
   table_->magic = kMagic;
   return 0;
@@ -202,7 +233,7 @@ int UserRma::AttachPeer() {
     }
   }
   closedir(d);
-  if (found < 0) return -ENXIO;  // the peer has no windows yet
+  if (found < 0) return PeerGone(true) ? -ECONNRESET : -ENXIO;  // no windows yet
   std::string path = dir + "/" + std::to_string(found);
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd.Valid()) return errno == EACCES ? -EACCES : -ECONNRESET;
@@ -358,10 +389,12 @@ int UserRma::Unregister(int64_t offset, uint64_t len) {
   // Wait for copies the peer has in flight on these windows.
   for (int i : victims) {
     for (int round = 0; t->entries[i].refs.load() != 0; round++) {
-      if (PeerGone()) {
+      if (PeerGone()) {  // a dead peer copies nothing more
         t->entries[i].refs.store(0);
         break;
       }
+      // Closing: the destructor finishes the teardown.
+      if (shutdown_.load()) return -ECONNRESET;
       Pause(round);
     }
   }
@@ -377,6 +410,8 @@ int UserRma::Transfer(bool to_peer, const struct iovec* local, int nlocal, int64
                       uint64_t len, int need_prot) {
   int rc = AttachPeer();
   if (rc < 0) return rc;
+  // A peer that has exited is a lost connection, whatever its table says.
+  if (PeerGone()) return -ECONNRESET;
   RmaTable* p = peer_;
   std::vector<Span> spans;
   for (int attempt = 0;; attempt++) {
@@ -415,7 +450,7 @@ int UserRma::Transfer(bool to_peer, const struct iovec* local, int nlocal, int64
         : process_vm_readv(peer_pid_, &lv[li], ln, &remote[ri], rn, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      result = CopyError(errno);
+      result = errno == EFAULT && PeerGone(true) ? -ECONNRESET : CopyError(errno);
       break;
     }
     if (n == 0) {

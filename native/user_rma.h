@@ -53,7 +53,8 @@ class UserRma {
  private:
   int EnsureOwnTable();
   int AttachPeer();
-  bool PeerGone();
+  // |thorough| also asks /proc (slower; for error paths).
+  bool PeerGone(bool thorough = false);
   int Transfer(bool to_peer, const struct iovec* local, int nlocal, int64_t roffset,
                uint64_t len, int need_prot);
   int WaitMark(int mark);
@@ -61,6 +62,8 @@ class UserRma {
   std::mutex mu_;
   bool connected_ = false;
   pid_t peer_pid_ = -1;
+  int peer_pidfd_ = -1;
+  int sockfd_ = -1;  // the connection (owned by the endpoint), for hang-ups
   PortId local_;
   PortId remote_;
   int table_fd_ = -1;

@@ -81,9 +81,12 @@ describe('argument validation', () => {
     // A live server and connected socket for the method cases.
     const server = scif.createServer();
     const address = await listen(server);
+    // Listen for both first: either may come first (the kernel provider
+    // completes a connect only once the listener has accepted it).
+    const accepting = once<[import('./helpers').Socket]>(server, 'connection');
     const socket = scif.connect(address);
     await once(socket, 'connect');
-    const [accepted] = await once<[import('./helpers').Socket]>(server, 'connection');
+    const [accepted] = await accepting;
 
     const fds = fdCount();
     const created = endpointsCreated;

@@ -88,12 +88,18 @@ static inline long dbg_counter(const char *name)
 	return v;
 }
 
-/* Wait up to @ms for endpoints and connections to reach the given values. */
+/*
+ * Wait up to @ms for endpoints and connections to reach the given values
+ * and for the RMA counters (windows, pinned_pages, rma_inflight) to be 0.
+ */
 static inline int wait_counters(long eps, long conns, int ms)
 {
 	for (int i = 0; i < ms / 10; i++) {
 		if (dbg_counter("endpoints") == eps &&
-		    dbg_counter("connections") == conns)
+		    dbg_counter("connections") == conns &&
+		    dbg_counter("windows") == 0 &&
+		    dbg_counter("pinned_pages") == 0 &&
+		    dbg_counter("rma_inflight") == 0)
 			return 0;
 		usleep(10000);
 	}
@@ -145,9 +151,12 @@ static inline int run_tests_filter(const char *prog, const struct test *tests,
 				WTERMSIG(status),
 				WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
 		if (wait_counters(eps, conns, 3000)) {
-			fprintf(stderr, "#   leak: endpoints %ld (was %ld), connections %ld (was %ld)\n",
+			fprintf(stderr, "#   leak: endpoints %ld (was %ld), connections %ld (was %ld), windows %ld, pinned_pages %ld, rma_inflight %ld\n",
 				dbg_counter("endpoints"), eps,
-				dbg_counter("connections"), conns);
+				dbg_counter("connections"), conns,
+				dbg_counter("windows"),
+				dbg_counter("pinned_pages"),
+				dbg_counter("rma_inflight"));
 			ok = 0;
 		}
 		printf("%sok %d - %s.%s\n", ok ? "" : "not ", num, prog,

@@ -34,11 +34,11 @@ if (($(cat /sys/kernel/debug/scif/nodes) < 2)); then
 fi
 
 build=$here/build
-if [[ ! -x $build/scif_fuzz || ! -x $build/scif_basic || ! -x $build/scif_compat32 ]]; then
+if [[ ! -x $build/scif_fuzz || ! -x $build/scif_basic || ! -x $build/scif_rma || ! -x $build/scif_compat32 ]]; then
     make -s -C "$here" >/dev/null || { fail "build: make -C kmod/tests"; echo "$passed passed, $failed failed"; exit 1; }
 fi
 
-for prog in scif_basic scif_msg scif_kill; do
+for prog in scif_basic scif_msg scif_kill scif_rma; do
     out=$(mktemp)
     "$build/$prog" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}

@@ -8,7 +8,10 @@
  * contents, sizes and pointers (NULL, tiny, kernel range, unmapped guard
  * pages, the end of a mapping), poll, toggle O_NONBLOCK, close endpoints
  * other threads are using, build real connections, and fork children that
- * are killed with SIGKILL.  A signal thread interrupts blocking calls.  At
+ * are killed with SIGKILL.  The RMA half: windows registered from the
+ * threads' areas, copies (mostly asynchronous) and fences on them, mmaps of
+ * the peer's windows that other threads munmap, while other threads
+ * unregister and close the same endpoints.  A signal thread interrupts blocking calls.  At
  * the end everything is closed and the scif debugfs counters must return to
  * zero.  Exit status 0 on success.
  */
@@ -37,6 +40,8 @@
 #define NHANDLES	16
 #define AREA		(64 * 1024)
 #define MAXTHR		16
+#define NMAPS		16
+#define PG		4096UL
 
 static int slots[NSLOTS];
 static int ports[NPORTS];
@@ -47,6 +52,7 @@ static pthread_t workers[MAXTHR];
 static volatile int done_workers;
 static long ops, errs_seen;
 static long succ[18];	/* successful SCIF ioctls by number */
+static uintptr_t maps[NMAPS];	/* mapping address | number of pages */
 static pid_t children[64];
 static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -161,6 +167,46 @@ static void fill_random(struct rng *r, void *p, size_t n)
 		((char *)p)[i] = rnd(r);
 }
 
+/* Offsets in the registered space: mostly small page multiples. */
+static long fuzz_off(struct rng *r)
+{
+	switch (rn(r, 10)) {
+	case 0:
+		return (long)rnd(r);
+	case 1:
+		return -(long)PG * (1 + rn(r, 4));
+	case 2:
+		return PG * rn(r, 32) + rn(r, PG);
+	default:
+		return PG * rn(r, 32);
+	}
+}
+
+static int fuzz_rma_flags(struct rng *r)
+{
+	return rn(r, 8) ? (int)rn(r, 16) : (int)rnd(r);
+}
+
+/* Publish a mapping for other threads to munmap; unmaps the one replaced. */
+static void map_put(struct rng *r, void *p, size_t npages)
+{
+	uintptr_t old = __atomic_exchange_n(&maps[rn(r, NMAPS)],
+					    (uintptr_t)p | npages,
+					    __ATOMIC_SEQ_CST);
+
+	if (old)
+		munmap((void *)(old & ~(PG - 1)), (old & (PG - 1)) * PG);
+}
+
+static void map_drop(struct rng *r)
+{
+	uintptr_t old = __atomic_exchange_n(&maps[rn(r, NMAPS)], 0,
+					    __ATOMIC_SEQ_CST);
+
+	if (old)
+		munmap((void *)(old & ~(PG - 1)), (old & (PG - 1)) * PG);
+}
+
 static unsigned long fuzz_cmd(struct rng *r)
 {
 	static const unsigned long cmds[] = {
@@ -191,6 +237,8 @@ static unsigned long fuzz_arg(struct thr *t, unsigned long cmd)
 	case SCIF_LISTEN:
 		return rn(r, 4) ? rn(r, 2000) : (unsigned long)(int)rnd(r);
 	case SCIF_FENCE_WAIT:
+		if (rn(r, 2))
+			return rn(r, 64) | (rn(r, 2) ? 0x80000000UL : 0);
 		return rnd(r);
 	}
 	p = fuzz_ptr(t, 64);
@@ -228,6 +276,55 @@ static unsigned long fuzz_arg(struct thr *t, unsigned long cmd)
 		m->len = len;
 		m->msg = (uintptr_t)fuzz_ptr(t, len > 0 ? len : 0);
 		m->flags = rn(r, 4) ? 0 : (rn(r, 2) ? 1 : (int)rnd(r));
+		break;
+	}
+	case SCIF_REG: {
+		struct scifioctl_reg *g = p;
+
+		g->addr = rn(r, 4) ? (uintptr_t)(t->area + PG * rn(r, 16)) :
+			  (uintptr_t)fuzz_ptr(t, PG);
+		g->len = rn(r, 6) ? PG * (1 + rn(r, 4)) : rnd(r) >> rn(r, 64);
+		g->offset = fuzz_off(r);
+		g->prot = rn(r, 6) ? (int)(1 + rn(r, 3)) : (int)rnd(r);
+		g->flags = rn(r, 3) ? 0 : rn(r, 3) ? SCIF_MAP_FIXED : (int)rnd(r);
+		break;
+	}
+	case SCIF_UNREG: {
+		struct scifioctl_unreg *u = p;
+
+		u->offset = fuzz_off(r);
+		u->len = rn(r, 6) ? PG * (1 + rn(r, 8)) : rnd(r) >> rn(r, 64);
+		break;
+	}
+	case SCIF_READFROM:
+	case SCIF_WRITETO:
+	case SCIF_VREADFROM:
+	case SCIF_VWRITETO: {
+		struct scifioctl_copy *c = p;
+
+		c->loffset = fuzz_off(r);
+		c->roffset = fuzz_off(r);
+		c->len = rn(r, 6) ? 1 + rn(r, 8 * PG) : rnd(r) >> rn(r, 64);
+		c->addr = (uintptr_t)fuzz_ptr(t, c->len < AREA ? c->len : AREA);
+		c->flags = fuzz_rma_flags(r);
+		break;
+	}
+	case SCIF_FENCE_MARK: {
+		struct scifioctl_fence_mark *m = p;
+
+		m->flags = rn(r, 6) ? (int)(1 + rn(r, 2)) : (int)rnd(r);
+		m->mark = (uintptr_t)fuzz_ptr(t, 4);
+		break;
+	}
+	case SCIF_FENCE_SIGNAL: {
+		struct scifioctl_fence_signal *f = p;
+
+		f->loff = fuzz_off(r) & ~(rn(r, 8) ? 3L : 0L);
+		f->roff = fuzz_off(r) & ~(rn(r, 8) ? 3L : 0L);
+		f->lval = rnd(r);
+		f->rval = rnd(r);
+		f->flags = rn(r, 6) ? (int)((1 + rn(r, 2)) | (0x10 * (1 + rn(r, 3)))) :
+			   (int)rnd(r);
 		break;
 	}
 	case SCIF_GET_NODEIDS: {
@@ -317,13 +414,151 @@ out:
 		close(c);
 }
 
+/* ioctl(), counting successes by command number. */
+static int cioctl(int fd, unsigned long cmd, unsigned long arg)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	if (ret == 0 && _IOC_TYPE(cmd) == 's' && _IOC_NR(cmd) < 18)
+		__atomic_fetch_add(&succ[_IOC_NR(cmd)], 1, __ATOMIC_RELAXED);
+	return ret;
+}
+
+/* Register windows from @t's area on @fd: mostly at offsets others hit. */
+static void rma_reg(struct thr *t, int fd)
+{
+	struct rng *r = &t->r;
+	struct scifioctl_reg g = {
+		.addr = (uintptr_t)(t->area + PG * rn(r, 12)),
+		.len = PG * (1 + rn(r, 4)),
+		.offset = PG * rn(r, 8),
+		.prot = 1 + rn(r, 3),
+		.flags = rn(r, 2) ? SCIF_MAP_FIXED : 0,
+	};
+
+	cioctl(fd, SCIF_REG, (unsigned long)&g);
+}
+
+/*
+ * A real connection with windows on both sides, then RMAs, fences, fence
+ * signals, mmaps and unregistrations on it; the endpoints are usually left
+ * in the slots, for other threads to use and close.
+ */
+static void op_rma(struct thr *t)
+{
+	struct rng *r = &t->r;
+	int node = rn(r, nnodes), l, c, s, port = 0, mark;
+	struct scifioctl_connect cc = { 0 };
+	struct scifioctl_accept ac = { .flags = SCIF_ACCEPT_SYNC };
+
+	l = open(dev_path(node), O_RDWR | O_CLOEXEC);
+	c = open(dev_path(rn(r, nnodes)), O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	s = open(dev_path(node), O_RDWR | O_CLOEXEC | (rn(r, 2) ? O_NONBLOCK : 0));
+	if (l < 0 || c < 0 || s < 0)
+		goto out;
+	if (cioctl(l, SCIF_BIND, (unsigned long)&port) || cioctl(l, SCIF_LISTEN, 1))
+		goto out;
+	cc.peer.node = node;
+	cc.peer.port = port;
+	cioctl(c, SCIF_CONNECT, (unsigned long)&cc);
+	if (cioctl(l, SCIF_ACCEPTREQ, (unsigned long)&ac) ||
+	    cioctl(s, SCIF_ACCEPTREG, (unsigned long)&ac.endpt))
+		goto out;
+	for (int i = 0; i < 50 && cioctl(c, SCIF_CONNECT, (unsigned long)&cc) && errno != EISCONN; i++)
+		usleep(100);
+	for (int i = 1 + rn(r, 3); i > 0; i--) {
+		rma_reg(t, c);
+		rma_reg(t, s);
+	}
+	for (int i = 4 + rn(r, 16); i > 0; i--) {
+		int fd = rn(r, 2) ? c : s;
+		struct scifioctl_copy cp = {
+			.loffset = PG * rn(r, 8) + rn(r, 2) * rn(r, PG),
+			.roffset = PG * rn(r, 8) + rn(r, 2) * rn(r, PG),
+			.len = 1 + rn(r, rn(r, 4) ? 2 * PG : 4 * PG),
+			.flags = rn(r, 16),
+		};
+		struct scifioctl_fence_signal fs = {
+			.loff = PG * rn(r, 8) + 4 * rn(r, 1024),
+			.roff = PG * rn(r, 8) + 4 * rn(r, 1024),
+			.lval = rnd(r), .rval = rnd(r),
+			.flags = (1 + rn(r, 2)) | (0x10 * (1 + rn(r, 3))),
+		};
+		volatile char *m;
+		size_t np;
+
+		switch (rn(r, 8)) {
+		case 0:
+		case 1:
+			cioctl(fd, rn(r, 2) ? SCIF_WRITETO : SCIF_READFROM,
+			       (unsigned long)&cp);
+			break;
+		case 2:
+			cp.addr = (uintptr_t)t->area + rn(r, AREA - cp.len);
+			cioctl(fd, rn(r, 2) ? SCIF_VWRITETO : SCIF_VREADFROM,
+			       (unsigned long)&cp);
+			break;
+		case 3: {
+			struct scifioctl_fence_mark fm = {
+				.flags = 1 + rn(r, 2), .mark = (uintptr_t)&mark,
+			};
+
+			if (cioctl(fd, SCIF_FENCE_MARK, (unsigned long)&fm) == 0 && rn(r, 2))
+				cioctl(fd, SCIF_FENCE_WAIT, (unsigned long)mark);
+			break;
+		}
+		case 4:
+			cioctl(fd, SCIF_FENCE_SIGNAL, (unsigned long)&fs);
+			break;
+		case 5:
+			np = 1 + rn(r, 3);
+			m = mmap(NULL, np * PG, PROT_READ | (rn(r, 2) ? PROT_WRITE : 0),
+				 MAP_SHARED, fd, PG * rn(r, 8));
+			if (m == MAP_FAILED)
+				break;
+			(void)m[rn(r, np * PG)];
+			map_put(r, (void *)m, np);
+			break;
+		case 6: {
+			struct scifioctl_unreg u = {
+				.offset = PG * rn(r, 8), .len = PG * (1 + rn(r, 8)),
+			};
+
+			cioctl(fd, SCIF_UNREG, (unsigned long)&u);
+			break;
+		}
+		default:
+			rma_reg(t, fd);
+			break;
+		}
+	}
+	if (rn(r, 4)) {
+		slot_put(r, c);
+		c = -1;
+	}
+	if (rn(r, 4)) {
+		slot_put(r, s);
+		s = -1;
+	}
+out:
+	if (l >= 0)
+		close(l);
+	if (c >= 0)
+		close(c);
+	if (s >= 0)
+		close(s);
+}
+
 static void op_misc(struct thr *t)
 {
 	struct rng *r = &t->r;
 	struct pollfd pf[4];
 	int fd;
 
-	switch (rn(r, 6)) {
+	switch (rn(r, 7)) {
+	case 6:
+		map_drop(r);
+		break;
 	case 0:
 		fd = open(dev_path(rn(r, nnodes + 1)), O_RDWR | O_CLOEXEC |
 			  (rn(r, 2) ? O_NONBLOCK : 0));
@@ -350,10 +585,21 @@ static void op_misc(struct thr *t)
 	case 4:
 		fd = slot_fd(r);
 		if (fd > 2) {
-			void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+			size_t np = 1 + rn(r, 4);
+			int prot = rn(r, 2) ? PROT_READ : PROT_READ | PROT_WRITE;
+			volatile char *m = mmap(NULL, np * PG, prot,
+						rn(r, 8) ? MAP_SHARED : MAP_PRIVATE,
+						fd, PG * rn(r, 32));
 
-			if (m != MAP_FAILED)
-				munmap(m, 4096);
+			if (m != MAP_FAILED) {
+				(void)m[rn(r, np * PG)];
+				if (prot & PROT_WRITE)
+					m[rn(r, np * PG)] = 1;
+				if (rn(r, 2))
+					map_put(r, (void *)m, np);
+				else
+					munmap((void *)m, np * PG);
+			}
 		}
 		break;
 	case 5:
@@ -371,7 +617,10 @@ static void op_misc(struct thr *t)
 static void child_body(struct thr *t)
 {
 	for (;;) {
-		switch (rn(&t->r, 4)) {
+		switch (rn(&t->r, 5)) {
+		case 4:
+			op_rma(t);
+			break;
 		case 0:
 			op_pair(t);
 			break;
@@ -434,10 +683,12 @@ static void *worker(void *p)
 	while (!stop) {
 		unsigned int k = rn(&t->r, 100);
 
-		if (k < 60)
+		if (k < 55)
 			op_ioctl(t);
-		else if (k < 75)
+		else if (k < 65)
 			op_pair(t);
+		else if (k < 75)
+			op_rma(t);
 		else if (k < 99)
 			op_misc(t);
 		else
@@ -544,6 +795,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(workers[i], NULL);
 	close_all_slots();
+	for (int i = 0; i < NMAPS; i++)
+		if (maps[i])
+			munmap((void *)(maps[i] & ~(PG - 1)), (maps[i] & (PG - 1)) * PG);
 	reap_children(1);
 
 	for (int tries = 0; tries < 500; tries++) {
