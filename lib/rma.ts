@@ -248,11 +248,13 @@ export function vcopy(
 export function fenceMark(host: RmaHost, options?: FenceOptions): Promise<number> {
   if (options !== undefined) validateObject(options, 'options');
   const flags = options?.peer ? FENCE_INIT_PEER : FENCE_INIT_SELF;
-  return call(host, 'scif_fence_mark', (ep) => ep.fenceMark(flags));
+  // The native layer hands the mark over as its unsigned 32-bit pattern.
+  return call(host, 'scif_fence_mark', (ep) => ep.fenceMark(flags)).then((mark) => mark | 0);
 }
 
 export function fenceWait(host: RmaHost, mark: number): Promise<void> {
-  validateInteger(mark, 'mark', 0, 2 ** 31 - 1);
+  // Marks are opaque 32-bit integers (a mark of the peer's RMAs may be negative).
+  validateInteger(mark, 'mark', -(2 ** 31), 2 ** 31 - 1);
   return call(host, 'scif_fence_wait', (ep) => ep.fenceWait(mark)).then(() => undefined);
 }
 

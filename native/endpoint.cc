@@ -412,9 +412,12 @@ Napi::Value Endpoint::FenceMark(const Napi::CallbackInfo& info) {
   int32_t flags;
   if (!ReadI32(info[0], &flags)) return Fail(env, "fenceMark(flags)");
   return Submit(env, [=](ProviderEndpoint* ep) -> int64_t {
+    // Marks are opaque 32-bit values and may be negative (SCIF sets bit 31
+    // on marks of the peer's RMAs): pass them as their unsigned 32-bit
+    // pattern so that they cannot be mistaken for -errno.
     int mark = 0;
     int rc = ep->FenceMark(flags, &mark);
-    return rc < 0 ? rc : mark;
+    return rc < 0 ? rc : static_cast<int64_t>(static_cast<uint32_t>(mark));
   }, Napi::Value());
 }
 

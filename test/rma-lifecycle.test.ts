@@ -1,7 +1,7 @@
 // RMA lifecycles across two processes: unregistering a window while the
 // peer's copies into it are in flight, and a peer killed (SIGKILL) with
 // windows registered and RMAs in flight on both sides.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fdCount, fixture, killFixtures, settleFds, within } from './helpers';
 import {
@@ -30,6 +30,15 @@ function procState(pid: number): string {
     return readFileSync(`/proc/${pid}/stat`, 'latin1').replace(/^.*\) /, '')[0];
   } catch {
     return 'gone';
+  }
+}
+
+/** How many threads of a process are left (0 once it is gone). */
+function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
   }
 }
 
@@ -196,8 +205,10 @@ describe('a peer that has died but is not reaped yet (a zombie)', () => {
       const w = await local.register(scif.alloc(PAGE));
       const pid: number = await peer.call('pid');
       process.kill(pid, 'SIGKILL');
-      // Dead (a zombie: its files are closed), not reaped.
-      await until(() => procState(pid) === 'Z', bound(10_000), 'the peer to be a zombie');
+      // Dead (a zombie: its files are closed), not reaped. The leader turns
+      // zombie before its other threads have gone (and with them the files):
+      // wait for it to be the last one left.
+      await until(() => procState(pid) === 'Z' && threadCount(pid) <= 1, bound(10_000), 'the peer to be a zombie');
       for (const [name, call] of [
         ['writeTo', () => local.writeTo(w.offset, 64, theirs.offset, { sync: true })],
         ['readFrom', () => local.readFrom(w.offset, 64, theirs.offset)],

@@ -654,7 +654,7 @@ async function run(sides: [Side, Side], setup: RegCmd[], cmds: Cmd[]): Promise<v
         const init = (cmd.peer ? 1 - s : s) as 0 | 1;
         const what = `side ${s}: fenceMark({peer: ${cmd.peer}}) + fenceWait`;
         const mark = await limit(api.fenceMark(cmd.peer), what);
-        if (!Number.isInteger(mark) || mark < 0) fail(`${what}: mark ${mark}`);
+        if (!Number.isInteger(mark) || mark !== (mark | 0)) fail(`${what}: mark ${mark}`);
         await limit(api.fenceWait(mark), what);
         log.push(`${what} (mark ${mark})`);
         count(`fence${cmd.peer ? ' peer' : ''} ${pending.some((p) => p.initiator === init) ? 'covering copies in flight' : 'ok'}`);
