@@ -43,6 +43,14 @@ int Ioctl(int fd, unsigned long cmd, void* arg) {
   }
 }
 
+// LISTEN and FENCE_WAIT take their argument by value, not by pointer.
+int IoctlByValue(int fd, unsigned long cmd, int value) {
+  for (;;) {
+    if (ioctl(fd, cmd, value) == 0) return 0;
+    if (errno != EINTR) return -errno;
+  }
+}
+
 class KernelEndpoint final : public ProviderEndpoint {
  public:
   KernelEndpoint(UniqueFd fd, const PlatformConfig& config)
@@ -64,11 +72,7 @@ class KernelEndpoint final : public ProviderEndpoint {
   }
 
   int Listen(int backlog) override {
-    // LISTEN takes the backlog by value.
-    for (;;) {
-      if (ioctl(fd_.Get(), SCIF_LISTEN, backlog) == 0) return 0;
-      if (errno != EINTR) return -errno;
-    }
+    return IoctlByValue(fd_.Get(), SCIF_LISTEN, backlog);
   }
 
   int Connect(PortId peer) override {
@@ -183,11 +187,7 @@ class KernelEndpoint final : public ProviderEndpoint {
   }
 
   int FenceWait(int mark) override {
-    // FENCE_WAIT takes the mark by value.
-    for (;;) {
-      if (ioctl(fd_.Get(), SCIF_FENCE_WAIT, mark) == 0) return 0;
-      if (errno != EINTR) return -errno;
-    }
+    return IoctlByValue(fd_.Get(), SCIF_FENCE_WAIT, mark);
   }
 
   int FenceSignal(int64_t loff, uint64_t lval, int64_t roff, uint64_t rval,
