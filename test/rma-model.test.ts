@@ -732,7 +732,7 @@ async function run(sides: [Side, Side], setup: RegCmd[], cmds: Cmd[]): Promise<v
 }
 
 /** Host: 30 runs in one process, 8 across processes; the guest runs fewer. */
-const RUNS_LOCAL = Number(process.env.SCIF_TEST_RMA_RUNS) || (GUEST ? 6 : 30);
+const RUNS_LOCAL = Number(process.env.SCIF_TEST_RMA_RUNS) || (GUEST ? 20 : 30);
 const RUNS_REMOTE = Math.max(1, Math.round(RUNS_LOCAL / 4));
 const MAX_CMDS = GUEST ? 25 : 40;
 const SEED = process.env.SCIF_TEST_SEED ? Number(process.env.SCIF_TEST_SEED) : undefined;
