@@ -138,6 +138,23 @@ describe('argument validation', () => {
     }
   });
 
+  it('SCIF_PROVIDER=kernel without the device is a clear error, not a fallback to the user provider', () => {
+    const saved = { ...process.env };
+    try {
+      // No platform here has a /dev/scif100 (the guest loads scif.ko with nodes=2).
+      process.env = { ...saved, SCIF_PROVIDER: 'kernel', SCIF_NODE: '100' };
+      const created = endpointsCreated;
+      expect(() => scif.connect({ node: 0, port: 2000 })).toThrow(
+        expect.objectContaining({ code: 'ERR_SCIF_NO_DEVICE', message: expect.stringContaining('/dev/scif100') }),
+      );
+      expect(() => scif.createServer().listen(0)).toThrow(expect.objectContaining({ code: 'ERR_SCIF_NO_DEVICE' }));
+      expect(() => scif.getNodeIds()).toThrow(expect.objectContaining({ code: 'ERR_SCIF_NO_DEVICE' }));
+      expect(endpointsCreated).toBe(created);
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it('the documented error for allowHalfOpen names the reason', () => {
     expect(() => scif.createServer({ allowHalfOpen: true as never })).toThrow(/half-close/);
     expect(() => scif.connect({ node: 0, port: 2000, allowHalfOpen: true as never })).toThrow(/half-close/);
