@@ -14,7 +14,7 @@ fs.mkdirSync(path.dirname(report), { recursive: true });
 fs.rmSync(report, { force: true });
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
 if (!fs.existsSync(vitest)) {
-  console.error(`${label}: vitest is not installed (run npm ci)`);
+  console.error(`${label}: vitest is not installed (run npm install)`);
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
