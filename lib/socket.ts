@@ -31,6 +31,7 @@ import type {
 } from './rma';
 
 const EINPROGRESS = -115;
+const EALREADY = -114;
 const ECONNRESET = -104;
 
 /** A SCIF port address: a node of the platform and a port on it. */
@@ -250,6 +251,8 @@ export class Socket extends Duplex {
       if (events & (POLL_WRITABLE | POLL_DISCONNECT)) {
         const ep = this.#ep as NativeEndpoint;
         const rc = ep.finishConnect();
+        // Still under way (a wake-up that was not the result): keep waiting.
+        if (rc === EINPROGRESS || rc === EALREADY) return;
         this.#afterConnect(rc, this.#remote as PortAddress);
       }
       return;

@@ -121,23 +121,18 @@ void Endpoint::CloseNow() {
   callback_.Reset();
 }
 
-bool Endpoint::CheckOpen(Napi::Env env) {
-  if (ep_) return true;
-  return false;
-}
-
 Napi::Value Endpoint::Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint16_t port;
   if (!ReadU16(info[0], &port)) return Fail(env, "bind(port)");
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env, ep_->Bind(port));
 }
 
 Napi::Value Endpoint::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) return Fail(env, "listen(backlog)");
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env,
                            ep_->Listen(info[0].As<Napi::Number>().Int32Value()));
 }
@@ -147,19 +142,19 @@ Napi::Value Endpoint::Connect(const Napi::CallbackInfo& info) {
   PortId peer;
   if (!ReadU16(info[0], &peer.node) || !ReadU16(info[1], &peer.port))
     return Fail(env, "connect(node, port)");
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env, ep_->Connect(peer));
 }
 
 Napi::Value Endpoint::FinishConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env, ep_->FinishConnect());
 }
 
 Napi::Value Endpoint::Accept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   std::unique_ptr<ProviderEndpoint> conn;
   int rc = ep_->Accept(&conn);
   if (rc < 0) return Napi::Number::New(env, rc);
@@ -171,7 +166,7 @@ Napi::Value Endpoint::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray()) return Fail(env, "send(buffer)");
   auto buf = info[0].As<Napi::Uint8Array>();
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env, static_cast<double>(ep_->Send(buf.Data(), buf.ByteLength())));
 }
 
@@ -190,7 +185,7 @@ Napi::Value Endpoint::SendV(const Napi::CallbackInfo& info) {
     iov[i].iov_base = b.Data();
     iov[i].iov_len = b.ByteLength();
   }
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env, static_cast<double>(ep_->SendV(iov.data(), static_cast<int>(n))));
 }
 
@@ -205,7 +200,7 @@ Napi::Value Endpoint::Recv(const Napi::CallbackInfo& info) {
   int64_t len = info[2].As<Napi::Number>().Int64Value();
   if (off < 0 || len < 0 || static_cast<uint64_t>(off + len) > buf.ByteLength())
     return Fail(env, "recv: range outside the buffer");
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(
       env, static_cast<double>(ep_->Recv(buf.Data() + off, static_cast<size_t>(len))));
 }
@@ -213,7 +208,7 @@ Napi::Value Endpoint::Recv(const Napi::CallbackInfo& info) {
 // poll(readable: boolean, writable: boolean) -> 0 or a negative uv error
 Napi::Value Endpoint::SetPoll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!CheckOpen(env)) return Napi::Number::New(env, -EBADF);
+  if (!ep_) return Napi::Number::New(env, -EBADF);
   int events = 0;
   if (info[0].ToBoolean()) events |= UV_READABLE;
   if (info[1].ToBoolean()) events |= UV_WRITABLE;

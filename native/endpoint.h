@@ -59,7 +59,6 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value Submit(Napi::Env env, RmaWorker::Work work, Napi::Value keep);
 
   static void OnPoll(void* context, int status, int events);
-  bool CheckOpen(Napi::Env env);
 
   AddonData* data_ = nullptr;
   // Shared with the RMA thread, which may still be finishing a call.
