@@ -8,6 +8,7 @@
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "harness.h"
 
@@ -524,16 +525,40 @@ TEST(fence_mark_wait)
 struct waiter {
 	int fd, mark, ret, err;
 	volatile int done;
+	volatile pid_t tid;
 };
 
 static void *wait_thread(void *p)
 {
 	struct waiter *w = p;
 
+	w->tid = (pid_t)syscall(SYS_gettid);
 	w->ret = fwait(w->fd, w->mark);
 	w->err = errno;
 	w->done = 1;
 	return NULL;
+}
+
+/* Is thread |tid| of this process asleep (in the kernel, waiting)? */
+static int thread_sleeping(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (!tid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
 }
 
 /* Closing the fd from another thread wakes a FENCE_WAIT. */
@@ -553,6 +578,9 @@ TEST(fence_wait_close)
 	w.fd = c;
 	REQUIRE(fmark(c, SCIF_FENCE_INIT_SELF, &w.mark) == 0);
 	pthread_create(&th, NULL, wait_thread, &w);
+	/* Close only once the waiter sleeps in FENCE_WAIT (else: EBADF). */
+	for (int i = 0; i < 1000 && !w.done && !thread_sleeping(w.tid); i++)
+		msleep(5);
 	msleep(20);
 	close(c);
 	for (int i = 0; i < 500 && !w.done; i++)
