@@ -225,6 +225,26 @@ struct scif_conn *scif_ep_data_conn(struct scif_endpt *ep)
 	return smp_load_acquire(&ep->dconn);
 }
 
+/**
+ * scif_ep_live_conn() - the connection of an endpoint that RMA may use now
+ * @ep: the endpoint
+ * @connp: where to put the connection
+ *
+ * Return: 0, -ENOTCONN (never connected) or -ECONNRESET (the connection is
+ * closed).
+ */
+int scif_ep_live_conn(struct scif_endpt *ep, struct scif_conn **connp)
+{
+	struct scif_conn *conn = scif_ep_data_conn(ep);
+
+	if (!conn)
+		return -ENOTCONN;
+	if (smp_load_acquire(&conn->closed))
+		return -ECONNRESET;
+	*connp = conn;
+	return 0;
+}
+
 static __poll_t scif_conn_poll(struct scif_endpt *ep, struct scif_conn *conn)
 {
 	int side = ep->side;

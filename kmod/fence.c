@@ -122,11 +122,9 @@ int scif_fence_mark(struct scif_endpt *ep, int flags, s32 __user *umark)
 
 	if (flags != SCIF_FENCE_INIT_SELF && flags != SCIF_FENCE_INIT_PEER)
 		return -EINVAL;
-	conn = scif_ep_data_conn(ep);
-	if (!conn)
-		return -ENOTCONN;
-	if (smp_load_acquire(&conn->closed))
-		return -ECONNRESET;
+	ret = scif_ep_live_conn(ep, &conn);
+	if (ret)
+		return ret;
 	ret = scif_fence_target(ep, conn, peer, &t);
 	if (ret)
 		return ret;
@@ -255,11 +253,9 @@ int scif_ioctl_fence_signal(struct scif_endpt *ep,
 	    ((where & SCIF_SIGNAL_LOCAL) && (s.loff & 3)) ||
 	    ((where & SCIF_SIGNAL_REMOTE) && (s.roff & 3)))
 		return -EINVAL;
-	conn = scif_ep_data_conn(ep);
-	if (!conn)
-		return -ENOTCONN;
-	if (smp_load_acquire(&conn->closed))
-		return -ECONNRESET;
+	ret = scif_ep_live_conn(ep, &conn);
+	if (ret)
+		return ret;
 	sig = kzalloc(sizeof(*sig), GFP_KERNEL);
 	if (!sig)
 		return -ENOMEM;

@@ -118,11 +118,9 @@ int scif_mmap(struct scif_endpt *ep, struct vm_area_struct *vma)
 		prot |= SCIF_PROT_READ;
 	if (vma->vm_flags & VM_WRITE)
 		prot |= SCIF_PROT_WRITE;
-	conn = scif_ep_data_conn(ep);
-	if (!conn)
-		return -ENOTCONN;
-	if (smp_load_acquire(&conn->closed))
-		return -ECONNRESET;
+	ret = scif_ep_live_conn(ep, &conn);
+	if (ret)
+		return ret;
 	peer = scif_ep_peer_get(ep, conn);
 	if (!peer)
 		return smp_load_acquire(&conn->closed) ? -ECONNRESET : -ENXIO;

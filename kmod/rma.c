@@ -396,11 +396,9 @@ int scif_ioctl_copy(struct scif_endpt *ep, unsigned int cmd,
 	if ((c.flags & ~SCIF_RMA_FLAGS) || !c.len ||
 	    (virt && c.len > SCIF_MAX_VLEN))
 		return -EINVAL;
-	conn = scif_ep_data_conn(ep);
-	if (!conn)
-		return -ENOTCONN;
-	if (smp_load_acquire(&conn->closed))
-		return -ECONNRESET;
+	ret = scif_ep_live_conn(ep, &conn);
+	if (ret)
+		return ret;
 
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
 	if (!req)

@@ -335,6 +335,7 @@ void scif_ep_shutdown(struct scif_endpt *ep);
 void scif_ep_release(struct scif_endpt *ep);
 void scif_ep_resolve(struct scif_endpt *ep);
 struct scif_conn *scif_ep_data_conn(struct scif_endpt *ep);
+int scif_ep_live_conn(struct scif_endpt *ep, struct scif_conn **connp);
 struct scif_conn *scif_conn_alloc(void);
 void scif_conn_put(struct scif_conn *conn);
 void scif_conn_disconnect(struct scif_conn *conn, int side);

@@ -391,11 +391,9 @@ int scif_ioctl_reg(struct scif_endpt *ep, struct scifioctl_reg __user *arg)
 		return -EFAULT;
 	if (!fixed)
 		reg.offset = min_t(u64, PAGE_ALIGN(reg.offset), SCIF_OFFSET_END);
-	conn = scif_ep_data_conn(ep);
-	if (!conn)
-		return -ENOTCONN;
-	if (smp_load_acquire(&conn->closed))
-		return -ECONNRESET;
+	ret = scif_ep_live_conn(ep, &conn);
+	if (ret)
+		return ret;
 	if (fixed) {
 		/* Fail early, before pinning; checked again at insertion. */
 		mutex_lock(&ep->rma_lock);
