@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/endpoint.cc",
         "native/poller.cc",
+        "native/busy_poll.cc",
         "native/provider.cc",
         "native/user_provider.cc",
         "native/kernel_provider.cc",

@@ -42,6 +42,7 @@ export interface NativeBinding {
   getNodeIds(provider: ProviderName, node: number, nodes: number): { self: number; nodes: number[] } | number;
   alloc(length: number): ArrayBuffer | number;
   unmap(buffer: ArrayBuffer): boolean;
+  setBusyPoll(microseconds: number): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

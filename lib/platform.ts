@@ -1,5 +1,6 @@
 // Provider selection and platform settings, read from the environment at
-// each endpoint's creation: SCIF_PROVIDER, SCIF_NODE, SCIF_NODES.
+// each endpoint's creation: SCIF_PROVIDER, SCIF_NODE, SCIF_NODES,
+// SCIF_BUSY_POLL_US.
 import { existsSync } from 'node:fs';
 import type { ProviderName } from './binding';
 import { simpleError } from './errors';
@@ -13,7 +14,15 @@ export interface Platform {
   node: number;
   /** Platform size (user provider). */
   nodes: number;
+  /**
+   * How long (µs) the event loop keeps polling after SCIF I/O instead of
+   * sleeping: SCIF_BUSY_POLL_US, 0 = off.
+   */
+  busyPollUs: number;
 }
+
+/** The default busy-polling window, in microseconds. */
+export const DEFAULT_BUSY_POLL_US = 50;
 
 /** The device a process on |node| opens with the kernel provider. */
 export function devicePath(node: number): string {
@@ -53,5 +62,6 @@ export function currentPlatform(): Platform {
   if (provider === 'user' && node >= nodes) {
     throw simpleError('ERR_SCIF_CONFIG', `SCIF_NODE=${node} is outside the platform (SCIF_NODES=${nodes})`);
   }
-  return { provider, node, nodes };
+  const busyPollUs = readInt('SCIF_BUSY_POLL_US', DEFAULT_BUSY_POLL_US, 0, 1000000);
+  return { provider, node, nodes, busyPollUs };
 }

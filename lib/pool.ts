@@ -4,7 +4,7 @@
 // wake-up and a chatty one does not pin big slabs.
 const SLAB = 256 * 1024;
 const MIN_READ = 16 * 1024;
-const MAX_READ = 4 * 1024 * 1024;
+const MAX_READ = Number(process.env.SCIF_MAXREAD || 4 * 1024 * 1024);
 
 export class ReadPool {
   #slab: Buffer = Buffer.allocUnsafeSlow(SLAB);

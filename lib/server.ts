@@ -102,6 +102,7 @@ export class Server extends EventEmitter {
     this.#closing = false;
 
     const platform = currentPlatform();
+    binding.setBusyPoll(platform.busyPollUs);
     const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes);
     const where = { node: platform.node, port: p };
     let rc = ep.openError ?? ep.bind(p);

@@ -77,6 +77,8 @@ export class Socket extends Duplex {
   #ep: NativeEndpoint | null = null;
   #bytesWritten = 0;
   #pool = new ReadPool();
+  // What the endpoint polls for (bit 0 readable, bit 1 writable; -1 unknown).
+  #polling = -1;
   #wantRead = false;
   #pending: PendingWrite | null = null;
   #finalCallback: ((err?: Error | null) => void) | null = null;
@@ -169,6 +171,7 @@ export class Socket extends Duplex {
     this.connecting = true;
     const where = { node, port };
     const platform = currentPlatform();
+    binding.setBusyPoll(platform.busyPollUs);
     const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes);
     if (ep.openError !== undefined) {
       process.nextTick(() => this.destroy(errnoException(ep.openError as number, 'scif_open', where)));
@@ -235,13 +238,22 @@ export class Socket extends Duplex {
       readable = this.#wantRead && !this.#readEnded;
       writable = this.#pending !== null;
     }
+    // Unchanged: no call into the addon (this runs after every I/O event).
+    const want = (readable ? 1 : 0) | (writable ? 2 : 0);
+    if (want === this.#polling) return;
     const rc = ep.poll(readable, writable);
-    if (rc < 0) this.destroy(errnoException(rc, 'scif_poll'));
+    if (rc < 0) {
+      this.#polling = -1;
+      this.destroy(errnoException(rc, 'scif_poll'));
+      return;
+    }
+    this.#polling = want;
   }
 
   #onPoll(status: number, events: number): void {
     if (this.destroyed) return;
     if (status < 0) {
+      this.#polling = -1; // libuv stopped the handle
       // libuv reports an error condition on the fd (POLLERR, e.g. the peer
       // vanished) as UV_EBADF: let the endpoint's own connect, recv and send
       // say what it is, as they do for a disconnect.

@@ -18,6 +18,16 @@ void AddonData::HandleClosed() {
   }
 }
 
+void AddonData::ArmBusyPoll(napi_env env) {
+  if (busy_poll_us == 0 || tearing_down) return;
+  if (!busy_poll) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) return;
+    busy_poll = std::make_unique<BusyPoll>(this, loop);
+  }
+  busy_poll->Arm(busy_poll_us);
+}
+
 namespace {
 
 // Environment teardown (worker exit, process exit): close every endpoint,
@@ -30,6 +40,7 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle hook, void* arg) {
   // CloseNow does not erase from the set; copy first all the same.
   std::vector<Endpoint*> live(data->endpoints.begin(), data->endpoints.end());
   for (Endpoint* ep : live) ep->CloseNow();
+  data->busy_poll.reset();
   // Mappings go with the environment; their ArrayBuffers may outlive it
   // only as detached husks.
   for (Mapping* m : data->mappings) {
@@ -79,6 +90,25 @@ Napi::Value GetNodeIds(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// setBusyPoll(microseconds): the window for every endpoint of this
+// environment (0 turns busy polling off).
+Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  if (!info[0].IsNumber()) {
+    Napi::TypeError::New(env, "setBusyPoll(microseconds)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t us = info[0].As<Napi::Number>().Int64Value();
+  if (us < 0 || us > 1000000) {
+    Napi::RangeError::New(env, "setBusyPoll: 0 to 1000000 microseconds").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  data->busy_poll_us = static_cast<uint32_t>(us);
+  if (us == 0) data->busy_poll.reset();
+  return env.Undefined();
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -94,6 +124,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNodeIds", Napi::Function::New(env, GetNodeIds));
   exports.Set("alloc", Napi::Function::New(env, AllocArrayBuffer));
   exports.Set("unmap", Napi::Function::New(env, UnmapArrayBuffer));
+  exports.Set("setBusyPoll", Napi::Function::New(env, SetBusyPoll));
   return exports;
 }
 

@@ -7,7 +7,10 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <memory>
 #include <unordered_set>
+
+#include "busy_poll.h"
 
 namespace scif {
 
@@ -25,6 +28,12 @@ struct AddonData {
   int open_handles = 0;
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
   bool tearing_down = false;
+  // Busy polling after I/O (SCIF_BUSY_POLL_US), made on first use.
+  uint32_t busy_poll_us = 0;
+  std::unique_ptr<BusyPoll> busy_poll;
+
+  // Keeps the loop polling for a while: I/O just happened.
+  void ArmBusyPoll(napi_env env);
 
   void HandleClosed();
 };

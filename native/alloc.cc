@@ -2,6 +2,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,9 +31,12 @@ std::map<uintptr_t, Region>& Registry() {
 }  // namespace
 
 int AllocShared(size_t len, void** out) {
-  int fd = memfd_create("scif-window", MFD_CLOEXEC);
+  int fd = memfd_create("scif-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -errno;
-  if (ftruncate(fd, static_cast<off_t>(len)) != 0) {
+  // A peer maps it to copy into (user provider): it must never shrink
+  // under that mapping.
+  if (ftruncate(fd, static_cast<off_t>(len)) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     int err = errno;
     close(fd);
     return -err;

@@ -167,7 +167,9 @@ Napi::Value Endpoint::Send(const Napi::CallbackInfo& info) {
   if (!info[0].IsTypedArray()) return Fail(env, "send(buffer)");
   auto buf = info[0].As<Napi::Uint8Array>();
   if (!ep_) return Napi::Number::New(env, -EBADF);
-  return Napi::Number::New(env, static_cast<double>(ep_->Send(buf.Data(), buf.ByteLength())));
+  long n = ep_->Send(buf.Data(), buf.ByteLength());
+  if (n > 0 && ep_->BusyPollUseful()) data_->ArmBusyPoll(env);  // a reply may be on its way
+  return Napi::Number::New(env, static_cast<double>(n));
 }
 
 // sendv(buffers: Uint8Array[]) -> bytes moved or -errno
@@ -186,7 +188,9 @@ Napi::Value Endpoint::SendV(const Napi::CallbackInfo& info) {
     iov[i].iov_len = b.ByteLength();
   }
   if (!ep_) return Napi::Number::New(env, -EBADF);
-  return Napi::Number::New(env, static_cast<double>(ep_->SendV(iov.data(), static_cast<int>(n))));
+  long sent = ep_->SendV(iov.data(), static_cast<int>(n));
+  if (sent > 0 && ep_->BusyPollUseful()) data_->ArmBusyPoll(env);
+  return Napi::Number::New(env, static_cast<double>(sent));
 }
 
 // recv(buffer: Uint8Array, offset, length) -> bytes (0: would block),
@@ -239,6 +243,7 @@ void Endpoint::OnPoll(void* context, int status, int events) {
   auto* self = static_cast<Endpoint*>(context);
   if (self->callback_.IsEmpty()) return;
   Napi::Env env = self->callback_.Env();
+  if (self->ep_ && self->ep_->BusyPollUseful()) self->data_->ArmBusyPoll(env);
   Napi::HandleScope scope(env);
   int flags = 0;
   if (events & UV_READABLE) flags |= 1;

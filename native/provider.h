@@ -57,6 +57,9 @@ class ProviderEndpoint {
 
   virtual PortId Local() const = 0;
   virtual PortId Remote() const = 0;
+  // Whether polling for the peer's reply beats sleeping: not when the peer
+  // can only run on the one CPU we can only run on too (busy_poll.h).
+  virtual bool BusyPollUseful() { return true; }
 
   // --- RMA: windows, copies, fences, mmap ---------------------------------
   // These may block (a fence wait, a synchronous copy): the addon calls

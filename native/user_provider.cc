@@ -8,6 +8,7 @@
 // its own name first, so the listener learns the peer's node and port from
 // getpeername(). Both sides check the other with SO_PEERCRED: same uid or
 // root, and a listener on a port below 1024 must be root.
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -69,6 +70,19 @@ bool PeerTrusted(int fd, bool needs_root) {
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
   if (needs_root) return cred.uid == 0;
   return cred.uid == geteuid() || cred.uid == 0;
+}
+
+// False when this thread and the peer may each run on the same single CPU
+// and nowhere else: then a spinning loop only delays the peer.
+bool PeerOnOtherCpu(int fd) {
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return true;
+  cpu_set_t mine, theirs;
+  if (sched_getaffinity(0, sizeof(mine), &mine) != 0 ||
+      sched_getaffinity(cred.pid, sizeof(theirs), &theirs) != 0)
+    return true;
+  return !(CPU_COUNT(&mine) == 1 && CPU_EQUAL(&mine, &theirs));
 }
 
 void TuneSocket(int fd) {
@@ -218,6 +232,11 @@ class UserEndpoint final : public ProviderEndpoint {
     }
   }
 
+  bool BusyPollUseful() override {
+    if (busy_poll_useful_ < 0) busy_poll_useful_ = PeerOnOtherCpu(fd_.Get()) ? 1 : 0;
+    return busy_poll_useful_ == 1;
+  }
+
   PortId Local() const override { return local_; }
   PortId Remote() const override { return remote_; }
 
@@ -275,6 +294,7 @@ class UserEndpoint final : public ProviderEndpoint {
   bool bound_ = false;
   bool listening_ = false;
   bool connected_ = false;
+  int busy_poll_useful_ = -1;  // unknown until asked
   UserRma rma_;
 };
 

@@ -135,6 +135,7 @@ UserRma::~UserRma() {
     munmap(table_, sizeof(RmaTable));
   }
   if (table_fd_ >= 0) close(table_fd_);
+  DropPeerMaps(true);
   if (peer_ != nullptr) munmap(peer_, sizeof(RmaTable));
   if (peer_pidfd_ >= 0) close(peer_pidfd_);
 }
@@ -434,6 +435,39 @@ int UserRma::Transfer(bool to_peer, const struct iovec* local, int nlocal, int64
     if (attempt > 1000) return -EAGAIN;
   }
   table_->issued.fetch_add(1);
+  if (p->seq.load() != maps_seq_) DropPeerMaps(false);
+  // scif.alloc memory on the other side: copy straight into its mapping.
+  std::vector<char*> direct;
+  for (auto& s : spans) {
+    const RmaEntry& e = p->entries[s.index];
+    char* at = PeerMemory(e, s.addr - e.addr, s.len);
+    if (at == nullptr) break;
+    direct.push_back(at);
+  }
+  if (direct.size() == spans.size()) {
+    size_t li = 0, lo = 0;
+    for (size_t ri = 0; ri < spans.size(); ri++) {
+      uint64_t ro = 0;
+      while (ro < spans[ri].len && li < static_cast<size_t>(nlocal)) {
+        size_t n = std::min<uint64_t>(spans[ri].len - ro, local[li].iov_len - lo);
+        char* l = static_cast<char*>(local[li].iov_base) + lo;
+        if (to_peer)
+          memcpy(direct[ri] + ro, l, n);
+        else
+          memcpy(l, direct[ri] + ro, n);
+        ro += n;
+        lo += n;
+        if (lo == local[li].iov_len) {
+          li++;
+          lo = 0;
+        }
+      }
+    }
+    for (auto& s : spans) p->entries[s.index].refs.fetch_sub(1);
+    table_->completed.fetch_add(1);
+    // A copy that raced the peer's death landed nowhere anyone will read.
+    return PeerGone() ? -ECONNRESET : 0;
+  }
   std::vector<struct iovec> remote;
   remote.reserve(spans.size());
   for (auto& s : spans)
@@ -473,6 +507,45 @@ int UserRma::Transfer(bool to_peer, const struct iovec* local, int nlocal, int64
   for (auto& s : spans) p->entries[s.index].refs.fetch_sub(1);
   table_->completed.fetch_add(1);
   return result;
+}
+
+char* UserRma::PeerMemory(const RmaEntry& e, uint64_t in, uint64_t len) {
+  if (e.memfd < 0 || e.memfd_ino == 0) return nullptr;
+  uint64_t ino = e.memfd_ino;
+  uint64_t off = e.memfd_offset + in;
+  for (auto& m : maps_) {
+    if (m.ino == ino) return off + len <= m.size ? m.base + off : nullptr;
+  }
+  std::string path = "/proc/" + std::to_string(peer_pid_) + "/fd/" + std::to_string(e.memfd);
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.Valid()) return nullptr;
+  struct stat st;
+  if (fstat(fd.Get(), &st) != 0 || st.st_ino != ino) return nullptr;
+  // Only a memfd that cannot shrink under us: no SIGBUS from a peer.
+  int seals = fcntl(fd.Get(), F_GET_SEALS);
+  if (seals < 0 || !(seals & F_SEAL_SHRINK)) return nullptr;
+  size_t size = static_cast<size_t>(st.st_size);
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.Get(), 0);
+  if (base == MAP_FAILED) return nullptr;
+  maps_.push_back({ino, static_cast<char*>(base), size});
+  return off + len <= size ? static_cast<char*>(base) + off : nullptr;
+}
+
+// Unmaps the peer memfds its table no longer names (or all of them).
+void UserRma::DropPeerMaps(bool all) {
+  std::vector<PeerMap> keep;
+  uint32_t n = peer_ != nullptr ? std::min<uint32_t>(peer_->count.load(), kMaxWindows) : 0;
+  if (peer_ != nullptr) maps_seq_ = peer_->seq.load();
+  for (auto& m : maps_) {
+    bool named = false;
+    for (uint32_t i = 0; !all && !named && i < n; i++)
+      named = peer_->entries[i].state.load() != kFree && peer_->entries[i].memfd_ino == m.ino;
+    if (named)
+      keep.push_back(m);
+    else
+      munmap(m.base, m.size);
+  }
+  maps_.swap(keep);
 }
 
 int UserRma::Copy(bool to_peer, int64_t loffset, uint64_t len, int64_t roffset, int flags) {

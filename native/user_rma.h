@@ -5,8 +5,9 @@
 // of its own, named after the connection ("scif-rma:<node>.<port>-<node>.
 // <port>"), mapped shared. Its peer finds the memfd through
 // /proc/<pid>/fd (same uid), maps it, and resolves offsets there. Copies are
-// single-copy process_vm_readv/writev into the peer, checked against the
-// table (bounds, protection) before any byte moves. While a peer copies, it
+// single-copy, checked against the table (bounds, protection) before any
+// byte moves: a memcpy when the peer's window is scif.alloc memory (a memfd
+// sealed against shrinking, mapped here once), else process_vm_readv/writev. While a peer copies, it
 // holds a reference on each window it touches; unregister marks a window
 // dying and waits for those references to drain. Fences: this provider
 // completes its copies in order on the endpoint's RMA thread, so a mark is
@@ -20,6 +21,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <vector>
 
 #include "provider.h"
 
@@ -58,6 +60,20 @@ class UserRma {
   int Transfer(bool to_peer, const struct iovec* local, int nlocal, int64_t roffset,
                uint64_t len, int need_prot);
   int WaitMark(int mark);
+  // The peer's memory behind |e| at |in|..|in + len| mapped here, when the
+  // window is scif.alloc memory sealed against shrinking; else nullptr.
+  char* PeerMemory(const struct RmaEntry& e, uint64_t in, uint64_t len);
+  void DropPeerMaps(bool all);
+
+  // The peer's scif.alloc memfds mapped here, by inode; copies into them
+  // are a plain memcpy. Dropped when the peer's table no longer names them.
+  struct PeerMap {
+    uint64_t ino;
+    char* base;
+    size_t size;
+  };
+  std::vector<PeerMap> maps_;
+  uint32_t maps_seq_ = 0;
 
   std::mutex mu_;
   bool connected_ = false;

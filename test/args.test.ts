@@ -120,13 +120,16 @@ describe('argument validation', () => {
     await once(server, 'close');
   });
 
-  it('an invalid SCIF_NODE or SCIF_PROVIDER is a clear error, not a silent default', () => {
+  it('an invalid SCIF_NODE, SCIF_PROVIDER or SCIF_BUSY_POLL_US is a clear error, not a silent default', () => {
     const saved = { ...process.env };
     try {
       for (const [k, v] of [
         ['SCIF_NODE', 'x'],
         ['SCIF_NODE', '-1'],
         ['SCIF_PROVIDER', 'bogus'],
+        ['SCIF_BUSY_POLL_US', '-5'],
+        ['SCIF_BUSY_POLL_US', '50us'],
+        ['SCIF_BUSY_POLL_US', '1000001'],
       ]) {
         process.env = { ...saved, [k]: v };
         const created = endpointsCreated;

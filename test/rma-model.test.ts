@@ -26,6 +26,7 @@ import {
   PAGE,
   pair,
   pattern,
+  plainPages,
   scif,
   startPeer,
   b64,
@@ -77,6 +78,10 @@ class LocalSide implements Side {
 
   #memory(pages: number): Buffer {
     const len = pages * PAGE;
+    // Every third window is plain memory: the peer copies into scif.alloc
+    // windows with a memcpy through a mapping (user provider) and into the
+    // others with process_vm_writev; ranges across both kinds take the latter.
+    if (this.#next % 3 === 0) return plainPages(pages);
     if (!this.#region || this.#used + len > this.#region.length) {
       this.#region = scif.alloc(Math.max(len, 64 * PAGE));
       this.#used = 0;
