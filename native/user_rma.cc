@@ -158,18 +158,23 @@ void UserRma::Shutdown() { shutdown_.store(true); }
 bool UserRma::PeerGone(bool thorough) {
   if (peer_pid_ <= 0) return true;
   if (peer_ != nullptr && peer_->closed.load()) return true;
-  // The connection itself hung up: the peer closed it or died.
-  if (sockfd_ >= 0) {
-    struct pollfd c = {sockfd_, POLLRDHUP, 0};
-    if (poll(&c, 1, 0) > 0 && (c.revents & (POLLHUP | POLLRDHUP | POLLERR))) return true;
-  }
   if (peer_pidfd_ < 0) {
     int fd = static_cast<int>(syscall(SYS_pidfd_open, peer_pid_, 0));
-    if (fd < 0) return errno == ESRCH;
+    if (fd < 0 && errno == ESRCH) return true;
     peer_pidfd_ = fd;
   }
-  struct pollfd p = {peer_pidfd_, POLLIN, 0};
-  if (poll(&p, 1, 0) > 0) return true;
+  // One poll for both: the connection hung up (the peer closed it or died),
+  // or the process exited.
+  struct pollfd p[2];
+  int nfds = 0;
+  if (sockfd_ >= 0) p[nfds++] = {sockfd_, POLLRDHUP, 0};
+  if (peer_pidfd_ >= 0) p[nfds++] = {peer_pidfd_, POLLIN, 0};
+  if (nfds > 0 && poll(p, nfds, 0) > 0) {
+    for (int i = 0; i < nfds; i++) {
+      if (p[i].fd == sockfd_ && (p[i].revents & (POLLHUP | POLLRDHUP | POLLERR))) return true;
+      if (p[i].fd == peer_pidfd_ && p[i].revents != 0) return true;
+    }
+  }
   if (!thorough) return false;
   // A thread-group leader that has exited while its other threads are still
   // being torn down is a zombie already, though the pidfd is not readable
