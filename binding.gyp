@@ -12,6 +12,7 @@
         "native/kernel_provider.cc",
         "native/rma_worker.cc",
         "native/user_rma.cc",
+        "native/user_stream.cc",
         "native/alloc.cc",
         "native/mapping.cc"
       ],

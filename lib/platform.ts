@@ -1,6 +1,6 @@
 // Provider selection and platform settings, read from the environment at
 // each endpoint's creation: SCIF_PROVIDER, SCIF_NODE, SCIF_NODES,
-// SCIF_BUSY_POLL_US.
+// SCIF_BUSY_POLL_US, SCIF_SEGMENTS.
 import { existsSync } from 'node:fs';
 import type { ProviderName } from './binding';
 import { simpleError } from './errors';
@@ -19,7 +19,16 @@ export interface Platform {
    * sleeping: SCIF_BUSY_POLL_US, 0 = off.
    */
   busyPollUs: number;
+  /**
+   * Large writes in one copy (user provider): SCIF_SEGMENTS=auto (when both
+   * ends share one CPU), on, off.
+   */
+  segments: SegmentsMode;
 }
+
+export type SegmentsMode = 'auto' | 'on' | 'off';
+/** As the addon takes it. */
+export const SEGMENTS_CODE: Record<SegmentsMode, number> = { auto: 0, on: 1, off: 2 };
 
 /** The default busy-polling window, in microseconds. */
 export const DEFAULT_BUSY_POLL_US = 50;
@@ -63,5 +72,13 @@ export function currentPlatform(): Platform {
     throw simpleError('ERR_SCIF_CONFIG', `SCIF_NODE=${node} is outside the platform (SCIF_NODES=${nodes})`);
   }
   const busyPollUs = readInt('SCIF_BUSY_POLL_US', DEFAULT_BUSY_POLL_US, 0, 1000000);
-  return { provider, node, nodes, busyPollUs };
+  const rawSegments = process.env.SCIF_SEGMENTS;
+  let segments: SegmentsMode = 'auto';
+  if (rawSegments !== undefined && rawSegments !== '') {
+    if (rawSegments !== 'auto' && rawSegments !== 'on' && rawSegments !== 'off') {
+      throw simpleError('ERR_SCIF_CONFIG', `SCIF_SEGMENTS=${rawSegments} is invalid: expected 'auto', 'on' or 'off'`);
+    }
+    segments = rawSegments;
+  }
+  return { provider, node, nodes, busyPollUs, segments };
 }

@@ -10,7 +10,7 @@ import {
   validateObject,
   validatePort,
 } from './errors';
-import { currentPlatform } from './platform';
+import { SEGMENTS_CODE, currentPlatform } from './platform';
 import type { PortAddress, SocketOptions } from './socket';
 import { kAccepted, kOnDestroy, Socket } from './socket';
 
@@ -103,7 +103,7 @@ export class Server extends EventEmitter {
 
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
-    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes);
+    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments]);
     const where = { node: platform.node, port: p };
     let rc = ep.openError ?? ep.bind(p);
     let syscall = ep.openError !== undefined ? 'scif_open' : 'scif_bind';

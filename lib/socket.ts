@@ -16,7 +16,7 @@ import {
   validateObject,
   validatePort,
 } from './errors';
-import { currentPlatform, MAX_NODES } from './platform';
+import { SEGMENTS_CODE, currentPlatform, MAX_NODES } from './platform';
 import { ReadPool } from './pool';
 import * as rma from './rma';
 import type {
@@ -172,7 +172,7 @@ export class Socket extends Duplex {
     const where = { node, port };
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
-    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes);
+    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments]);
     if (ep.openError !== undefined) {
       process.nextTick(() => this.destroy(errnoException(ep.openError as number, 'scif_open', where)));
       return this;

@@ -18,14 +18,14 @@ void AddonData::HandleClosed() {
   }
 }
 
-void AddonData::ArmBusyPoll(napi_env env) {
+void AddonData::ArmBusyPoll(napi_env env, uint32_t at_least_us) {
   if (busy_poll_us == 0 || tearing_down) return;
   if (!busy_poll) {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) return;
     busy_poll = std::make_unique<BusyPoll>(this, loop);
   }
-  busy_poll->Arm(busy_poll_us);
+  busy_poll->Arm(busy_poll_us > at_least_us ? busy_poll_us : at_least_us);
 }
 
 namespace {

@@ -33,7 +33,8 @@ struct AddonData {
   std::unique_ptr<BusyPoll> busy_poll;
 
   // Keeps the loop polling for a while: I/O just happened.
-  void ArmBusyPoll(napi_env env);
+  // |at_least_us|: a longer window for a wait known to be short.
+  void ArmBusyPoll(napi_env env, uint32_t at_least_us = 0);
 
   void HandleClosed();
 };

@@ -84,11 +84,14 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info)
   }
   std::unique_ptr<ProviderEndpoint> opened;
   PlatformConfig config;
+  uint16_t segments = PlatformConfig::kSegmentsAuto;
   if (info.Length() < 3 || !info[0].IsString() || !ReadU16(info[1], &config.node) ||
-      !ReadU16(info[2], &config.nodes)) {
-    Fail(env, "Endpoint(provider, node, nodes): bad arguments");
+      !ReadU16(info[2], &config.nodes) ||
+      (info.Length() > 3 && (!ReadU16(info[3], &segments) || segments > PlatformConfig::kSegmentsOff))) {
+    Fail(env, "Endpoint(provider, node, nodes[, segments]): bad arguments");
     return;
   }
+  config.segments = static_cast<PlatformConfig::Segments>(segments);
   auto provider = MakeProvider(info[0].As<Napi::String>().Utf8Value(), config);
   if (!provider) {
     Fail(env, "Endpoint: unknown provider");
@@ -116,6 +119,7 @@ Napi::Value Endpoint::Wrap(Napi::Env env, AddonData* data,
 
 void Endpoint::CloseNow() {
   poller_.reset();  // stop + uv_close before the fd goes
+  wait_poller_.reset();
   rma_.reset();     // pending RMA calls fail; the running one finishes
   ep_.reset();      // closes the fd
   callback_.Reset();
@@ -168,8 +172,9 @@ Napi::Value Endpoint::Send(const Napi::CallbackInfo& info) {
   auto buf = info[0].As<Napi::Uint8Array>();
   if (!ep_) return Napi::Number::New(env, -EBADF);
   long n = ep_->Send(buf.Data(), buf.ByteLength());
-  if (n > 0 && ep_->BusyPollUseful()) data_->ArmBusyPoll(env);  // a reply may be on its way
-  return Napi::Number::New(env, static_cast<double>(n));
+  AfterSend(env, n);
+  int rc = ApplyPoll(env);  // a write may now wait on another fd
+  return Napi::Number::New(env, static_cast<double>(rc < 0 && n >= 0 ? rc : n));
 }
 
 // sendv(buffers: Uint8Array[]) -> bytes moved or -errno
@@ -189,8 +194,9 @@ Napi::Value Endpoint::SendV(const Napi::CallbackInfo& info) {
   }
   if (!ep_) return Napi::Number::New(env, -EBADF);
   long sent = ep_->SendV(iov.data(), static_cast<int>(n));
-  if (sent > 0 && ep_->BusyPollUseful()) data_->ArmBusyPoll(env);
-  return Napi::Number::New(env, static_cast<double>(sent));
+  AfterSend(env, sent);
+  int rc = ApplyPoll(env);
+  return Napi::Number::New(env, static_cast<double>(rc < 0 && sent >= 0 ? rc : sent));
 }
 
 // recv(buffer: Uint8Array, offset, length) -> bytes (0: would block),
@@ -213,23 +219,73 @@ Napi::Value Endpoint::Recv(const Napi::CallbackInfo& info) {
 Napi::Value Endpoint::SetPoll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!ep_) return Napi::Number::New(env, -EBADF);
-  int events = 0;
-  if (info[0].ToBoolean()) events |= UV_READABLE;
-  if (info[1].ToBoolean()) events |= UV_WRITABLE;
-  if (events != 0) events |= UV_DISCONNECT;
-  if (!poller_) {
-    if (events == 0) return Napi::Number::New(env, 0);
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    poller_ = std::make_unique<Poller>(data_, loop, ep_->Fd(), OnPoll, this);
-    if (poller_->Status() != 0) {
-      int rc = poller_->Status();
-      poller_.reset();
-      return Napi::Number::New(env, rc);
-    }
-    poller_->Ref(ref_);
+  want_read_ = info[0].ToBoolean();
+  want_write_ = info[1].ToBoolean();
+  return Napi::Number::New(env, ApplyPoll(env));
+}
+
+// Keeps the loop polling after a send: a reply may be on its way, or a
+// write waits for the peer to take it (a posted segment: about as long as
+// the peer's copy, so polling through it beats a sleep and a wake-up).
+void Endpoint::AfterSend(Napi::Env env, long sent) {
+  if (!ep_ || !ep_->BusyPollUseful()) return;
+  if (ep_->WriteWaitFd() >= 0)
+    data_->ArmBusyPoll(env, kWriteWaitPollUs);
+  else if (sent > 0)
+    data_->ArmBusyPoll(env);
+}
+
+// Makes (or reuses) a poller on |fd|. 0 or a libuv error.
+int Endpoint::EnsurePoller(Napi::Env env, std::unique_ptr<Poller>* poller, int fd,
+                           Poller::Callback cb) {
+  if (*poller) return 0;
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  *poller = std::make_unique<Poller>(data_, loop, fd, cb, this);
+  int rc = (*poller)->Status();
+  if (rc != 0) {
+    poller->reset();
+    return rc;
   }
-  return Napi::Number::New(env, poller_->Set(events));
+  (*poller)->Ref(ref_);
+  return 0;
+}
+
+// Polls for what JS asked: readable on the endpoint's fd; writable there
+// too, or, while the provider has a write waiting on something else, on
+// that fd (readable). 0 or a negative libuv error.
+int Endpoint::ApplyPoll(Napi::Env env) {
+  if (!ep_) return 0;
+  int wait_fd = ep_->WriteWaitFd();
+  int events = 0;
+  if (want_read_) events |= UV_READABLE;
+  if (want_write_ && wait_fd < 0) events |= UV_WRITABLE;
+  if (want_read_ || want_write_) events |= UV_DISCONNECT;
+  int wait_events = want_write_ && wait_fd >= 0 ? UV_READABLE : 0;
+  if (wait_poller_ && wait_events != 0 && wait_fd_ != wait_fd) {
+    wait_poller_.reset();  // stopped and closed; the provider owns the fd
+    wait_fd_ = -1;
+  }
+  if (wait_poller_ && wait_events == 0) {
+    int rc = wait_poller_->Set(0);  // kept for the next wait
+    if (rc != 0) return rc;
+  } else if (wait_events != 0) {
+    int rc = EnsurePoller(env, &wait_poller_, wait_fd, OnWaitPoll);
+    if (rc != 0) return rc;
+    wait_fd_ = wait_fd;
+    rc = wait_poller_->Set(wait_events);
+    if (rc != 0) return rc;
+  }
+  if (!poller_ && events == 0) return 0;
+  int rc = EnsurePoller(env, &poller_, ep_->Fd(), OnPoll);
+  if (rc != 0) return rc;
+  return poller_->Set(events);
+}
+
+// The fd a write waits on is ready: to JS, the endpoint is writable.
+void Endpoint::OnWaitPoll(void* context, int status, int events) {
+  (void)events;
+  OnPoll(context, status, UV_WRITABLE);
 }
 
 Napi::Value Endpoint::SetCallback(const Napi::CallbackInfo& info) {
@@ -249,6 +305,8 @@ void Endpoint::OnPoll(void* context, int status, int events) {
   if (events & UV_READABLE) flags |= 1;
   if (events & UV_WRITABLE) flags |= 2;
   if (events & UV_DISCONNECT) flags |= 4;
+  // A write waiting elsewhere learns of a hang-up by trying again.
+  if ((events & UV_DISCONNECT) && self->ep_ && self->ep_->WriteWaitFd() >= 0) flags |= 2;
   // MakeCallback so that microtasks and nextTicks run afterwards, as they
   // do after any libuv callback in Node.
   napi_value argv[2] = {Napi::Number::New(env, status), Napi::Number::New(env, flags)};
@@ -272,12 +330,14 @@ void Endpoint::OnPoll(void* context, int status, int events) {
 Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {
   ref_ = true;
   if (poller_) poller_->Ref(true);
+  if (wait_poller_) wait_poller_->Ref(true);
   return info.Env().Undefined();
 }
 
 Napi::Value Endpoint::Unref(const Napi::CallbackInfo& info) {
   ref_ = false;
   if (poller_) poller_->Ref(false);
+  if (wait_poller_) wait_poller_->Ref(false);
   return info.Env().Undefined();
 }
 

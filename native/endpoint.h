@@ -58,7 +58,12 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value Mmap(const Napi::CallbackInfo& info);
   Napi::Value Submit(Napi::Env env, RmaWorker::Work work, Napi::Value keep);
 
+  int EnsurePoller(Napi::Env env, std::unique_ptr<Poller>* poller, int fd, Poller::Callback cb);
+  int ApplyPoll(Napi::Env env);
+  void AfterSend(Napi::Env env, long sent);
+  static constexpr uint32_t kWriteWaitPollUs = 2000;
   static void OnPoll(void* context, int status, int events);
+  static void OnWaitPoll(void* context, int status, int events);
 
   AddonData* data_ = nullptr;
   // Shared with the RMA thread, which may still be finishing a call.
@@ -67,6 +72,11 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   // before the fd.
   std::unique_ptr<RmaWorker> rma_;
   std::unique_ptr<Poller> poller_;
+  // On the provider's WriteWaitFd() while a write waits there.
+  std::unique_ptr<Poller> wait_poller_;
+  int wait_fd_ = -1;
+  bool want_read_ = false;
+  bool want_write_ = false;
   Napi::FunctionReference callback_;
   bool ref_ = true;
 };

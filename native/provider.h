@@ -28,6 +28,9 @@ struct PortId {
 struct PlatformConfig {
   uint16_t node = 0;    // this process's node
   uint16_t nodes = 2;   // platform size (user provider only)
+  // Large writes in one copy (user provider, user_stream.h).
+  enum Segments : uint8_t { kSegmentsAuto = 0, kSegmentsOn = 1, kSegmentsOff = 2 };
+  Segments segments = kSegmentsAuto;
 };
 
 class ProviderEndpoint {
@@ -60,6 +63,9 @@ class ProviderEndpoint {
   // Whether polling for the peer's reply beats sleeping: not when the peer
   // can only run on the one CPU we can only run on too (busy_poll.h).
   virtual bool BusyPollUseful() { return true; }
+  // While >= 0, an fd to poll for readable in place of Fd()'s writability:
+  // a write waits on something other than the socket (user_stream.h).
+  virtual int WriteWaitFd() const { return -1; }
 
   // --- RMA: windows, copies, fences, mmap ---------------------------------
   // These may block (a fence wait, a synchronous copy): the addon calls

@@ -23,6 +23,7 @@
 #include "provider.h"
 #include "unique_fd.h"
 #include "user_rma.h"
+#include "user_stream.h"
 
 namespace scif {
 namespace {
@@ -83,6 +84,12 @@ bool PeerOnOtherCpu(int fd) {
       sched_getaffinity(cred.pid, sizeof(theirs), &theirs) != 0)
     return true;
   return !(CPU_COUNT(&mine) == 1 && CPU_EQUAL(&mine, &theirs));
+}
+
+pid_t PeerPid(int fd) {
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : -1;
 }
 
 void TuneSocket(int fd) {
@@ -160,6 +167,7 @@ class UserEndpoint final : public ProviderEndpoint {
     remote_ = peer;
     connected_ = true;
     rma_.SetConnection(fd_.Get(), local_, remote_);
+    stream_.SetConnection(fd_.Get(), PeerPid(fd_.Get()), UseSegments(fd_.Get()));
     return 0;
   }
 
@@ -192,44 +200,35 @@ class UserEndpoint final : public ProviderEndpoint {
       ep->bound_ = true;
       ep->connected_ = true;
       ep->rma_.SetConnection(fd, ep->local_, ep->remote_);
+      ep->stream_.SetConnection(fd, PeerPid(fd), ep->UseSegments(fd));
       *out = std::move(ep);
       return 0;
     }
   }
 
   long Send(const uint8_t* data, size_t len) override {
-    for (;;) {
-      ssize_t n = send(fd_.Get(), data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n >= 0) return n;
-      if (errno == EINTR) continue;
-      return SendError(errno);
-    }
+    struct iovec v = {const_cast<uint8_t*>(data), len};
+    return SendV(&v, 1);
   }
 
   long SendV(const struct iovec* iov, int iovcnt) override {
-    struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = const_cast<struct iovec*>(iov);
-    msg.msg_iovlen = static_cast<size_t>(iovcnt);
-    for (;;) {
-      ssize_t n = sendmsg(fd_.Get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n >= 0) return n;
-      if (errno == EINTR) continue;
-      return SendError(errno);
-    }
+    if (!connected_) return -ENOTCONN;
+    return stream_.SendV(iov, iovcnt);
   }
 
   long Recv(uint8_t* data, size_t len) override {
     if (!connected_) return -ENOTCONN;
-    for (;;) {
-      ssize_t n = recv(fd_.Get(), data, len, MSG_DONTWAIT);
-      if (n > 0) return n;
-      if (n == 0) return len == 0 ? 0 : -ECONNRESET;  // peer gone, drained
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-      if (errno == ECONNRESET || errno == EPIPE) return -ECONNRESET;
-      return -errno;
-    }
+    return stream_.Recv(data, len);
+  }
+
+  int WriteWaitFd() const override { return stream_.WriteWaitFd(); }
+
+  // Auto: one copy when both ends share the one CPU they may run on (the
+  // copies run one after the other anyway); two (the socket's) when they
+  // can run side by side, as the socket's copies then overlap.
+  bool UseSegments(int fd) const {
+    if (config_.segments == PlatformConfig::kSegmentsAuto) return !PeerOnOtherCpu(fd);
+    return config_.segments == PlatformConfig::kSegmentsOn;
   }
 
   bool BusyPollUseful() override {
@@ -269,13 +268,6 @@ class UserEndpoint final : public ProviderEndpoint {
   void Shutdown() override { rma_.Shutdown(); }
 
  private:
-  long SendError(int err) {
-    if (!connected_) return -ENOTCONN;
-    if (err == EAGAIN || err == EWOULDBLOCK) return 0;
-    if (err == EPIPE || err == ECONNRESET) return -ECONNRESET;
-    return -err;
-  }
-
   int BindName(uint16_t port) {
     struct sockaddr_un addr;
     socklen_t len = MakeAddress(uid_, config_.node, port, &addr);
@@ -296,6 +288,8 @@ class UserEndpoint final : public ProviderEndpoint {
   bool connected_ = false;
   int busy_poll_useful_ = -1;  // unknown until asked
   UserRma rma_;
+  // Declared last: destroyed first, while the socket is still open.
+  UserStream stream_;
 };
 
 class UserProvider final : public Provider {

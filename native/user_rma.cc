@@ -86,10 +86,12 @@ std::string TableName(PortId a, PortId b) {
   return name;
 }
 
+}  // namespace
+
 // Yama (ptrace_scope 1) lets a process write into another only if the
 // target named it with PR_SET_PTRACER. Let the peers that copy into our
 // windows do so: one peer by pid, several by PR_SET_PTRACER_ANY.
-void AllowPeer(pid_t pid) {
+void AllowPeerAccess(pid_t pid) {
   static std::mutex mu;
   static std::set<pid_t> peers;
   std::lock_guard<std::mutex> lock(mu);
@@ -99,6 +101,8 @@ void AllowPeer(pid_t pid) {
   else
     prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
 }
+
+namespace {
 
 int CopyError(int err) {
   if (err == ESRCH) return -ECONNRESET;
@@ -361,7 +365,7 @@ int64_t UserRma::Register(void* addr, uint64_t len, int64_t offset, int prot, in
   e.state.store(kLive);
   if (static_cast<uint32_t>(slot) >= n) t->count.store(slot + 1);
   t->seq.fetch_add(1);
-  if (peer_pid_ > 0) AllowPeer(peer_pid_);
+  if (peer_pid_ > 0) AllowPeerAccess(peer_pid_);
   return static_cast<int64_t>(where);
 }
 

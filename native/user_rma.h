@@ -29,6 +29,11 @@ namespace scif {
 
 struct RmaTable;
 
+// Lets |pid| read and write this process's memory under Yama's
+// ptrace_scope 1 (process_vm_readv/writev), as peers of RMA and of posted
+// stream segments do.
+void AllowPeerAccess(pid_t pid);
+
 class UserRma {
  public:
   UserRma() = default;

@@ -120,7 +120,7 @@ describe('argument validation', () => {
     await once(server, 'close');
   });
 
-  it('an invalid SCIF_NODE, SCIF_PROVIDER or SCIF_BUSY_POLL_US is a clear error, not a silent default', () => {
+  it('an invalid SCIF_NODE, SCIF_PROVIDER, SCIF_BUSY_POLL_US or SCIF_SEGMENTS is a clear error, not a silent default', () => {
     const saved = { ...process.env };
     try {
       for (const [k, v] of [
@@ -130,6 +130,7 @@ describe('argument validation', () => {
         ['SCIF_BUSY_POLL_US', '-5'],
         ['SCIF_BUSY_POLL_US', '50us'],
         ['SCIF_BUSY_POLL_US', '1000001'],
+        ['SCIF_SEGMENTS', 'yes'],
       ]) {
         process.env = { ...saved, [k]: v };
         const created = endpointsCreated;

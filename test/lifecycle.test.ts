@@ -1,6 +1,6 @@
 // Lifecycle: a peer killed mid-stream, fds released, and processes whose
 // sockets are closed or unref'd exit on their own.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { killFixtures, bound, fdCount, fixture, listen, once, scif, settleFds, within, type Socket } from './helpers';
 
 afterEach(killFixtures);
@@ -32,13 +32,25 @@ function expectPeerGone(events: string[]): void {
   expect(events.filter((e) => e.startsWith('close'))).toHaveLength(1);
 }
 
-describe('a peer killed with SIGKILL mid-stream', () => {
+// SCIF_SEGMENTS=on: the user provider posts every large write as a segment
+// the reader copies out of the writer (user_stream.h); off: all through the
+// socket. The kernel provider has one path and ignores it.
+describe.each(['off', 'on'] as const)('a peer killed with SIGKILL mid-stream (SCIF_SEGMENTS=%s)', (segments) => {
+  const saved = process.env.SCIF_SEGMENTS;
+  beforeEach(() => {
+    process.env.SCIF_SEGMENTS = segments;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.SCIF_SEGMENTS;
+    else process.env.SCIF_SEGMENTS = saved;
+  });
+
   it("the reading side sees 'end' or 'error', then 'close'; fds return", async () => {
     const fds = fdCount();
     let accepted!: Socket;
     const server = scif.createServer((s) => (accepted = s));
     const address = await listen(server);
-    const peer = fixture('peer.js', ['writer', String(address.node), String(address.port)], { env: { SCIF_NODE: '1' } });
+    const peer = fixture('peer.js', ['writer', String(address.node), String(address.port)], { env: { SCIF_NODE: '1', SCIF_SEGMENTS: segments } });
     await peer.message((m) => 'connected' in m);
     if (!accepted) await once(server, 'connection');
     expect(accepted.remoteNode).toBe(1);
@@ -66,7 +78,7 @@ describe('a peer killed with SIGKILL mid-stream', () => {
 
   it("the writing side sees 'end' or 'error', then 'close'; its pending write completes; fds return", async () => {
     const fds = fdCount();
-    const peer = fixture('peer.js', ['reader'], { env: { SCIF_NODE: '1' } });
+    const peer = fixture('peer.js', ['reader'], { env: { SCIF_NODE: '1', SCIF_SEGMENTS: segments } });
     const { listening } = await peer.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
     expect(listening.node).toBe(1);
     const c = scif.connect(listening);

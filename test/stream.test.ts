@@ -33,13 +33,15 @@ interface PeerResult {
 }
 
 describe('streams', () => {
-  it(`two processes on nodes 0 and 1 stream ${STREAM_BYTES / 2 ** 20} MiB each way at once; SHA-256s match`, async () => {
-    const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0' } });
+  // SCIF_SEGMENTS=on: every 1 MiB write is posted and copied once, out of
+  // the writer's memory (user provider); off: through the socket.
+  it.each(['off', 'on'] as const)(`two processes on nodes 0 and 1 stream ${STREAM_BYTES / 2 ** 20} MiB each way at once; SHA-256s match (SCIF_SEGMENTS=%s)`, async (segments) => {
+    const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0', SCIF_SEGMENTS: segments } });
     try {
       const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
       expect(listening.node).toBe(0);
       const client = fixture('stream-peer.js', ['client', String(STREAM_BYTES), String(listening.node), String(listening.port)], {
-        env: { SCIF_NODE: '1' },
+        env: { SCIF_NODE: '1', SCIF_SEGMENTS: segments },
       });
       const limit = bound(300_000);
       const [s, c] = await Promise.all([

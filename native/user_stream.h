@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// UserStream: the user provider's byte stream, with large writes in one copy.
+//
+// Small writes go through the connection's AF_UNIX socket (two copies, as
+// any socket). A write of kSegmentMin bytes or more is posted instead: its
+// first byte goes through the socket, and the rest stays in the writer's
+// memory as a segment described in a small shared block (a memfd), which
+// the reader copies straight into its own buffer with process_vm_readv, at
+// the stream offset right after that byte. No framing is needed: both sides
+// count stream offsets, and a writer posts at most one segment at a time and
+// sends nothing after it until the reader is done with it. The write counts
+// as sent (its callback may run, its Buffer may be reused) only then: the
+// reader rings the writer's doorbell (an eventfd), which the endpoint polls
+// in place of the socket's writability while a segment is posted. The first
+// posted byte carries the block and the doorbell to the reader
+// (SCM_RIGHTS). A reader that may not read the writer's memory (Yama
+// ptrace_scope 2 or more) refuses the segment: the writer then sends the
+// rest through the socket, and stops posting.
+#ifndef SCIF_NATIVE_USER_STREAM_H_
+#define SCIF_NATIVE_USER_STREAM_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+namespace scif {
+
+struct StreamBlock;
+
+class UserStream {
+ public:
+  // Writes this large or larger are posted as segments.
+  static constexpr size_t kSegmentMin = 128 * 1024;
+
+  UserStream() = default;
+  UserStream(const UserStream&) = delete;
+  UserStream& operator=(const UserStream&) = delete;
+  // Withdraws a posted segment and waits (briefly) for a reader copying it.
+  ~UserStream();
+
+  // The connected socket (owned by the endpoint), the peer's pid, and
+  // whether to post large writes (a reader takes posted segments anyway).
+  void SetConnection(int sockfd, pid_t peer, bool segments);
+
+  // As send(2)/sendmsg(2)/recv(2) on the socket: bytes moved, 0 for "would
+  // block", or -errno (-ECONNRESET: the peer has gone).
+  long SendV(const struct iovec* iov, int iovcnt);
+  long Recv(uint8_t* data, size_t len);
+  // The doorbell to poll (readable) instead of the socket's writability
+  // while a segment is posted; -1 otherwise.
+  int WriteWaitFd() const { return posted_ ? doorbell_ : -1; }
+
+ private:
+  long SendInline(const struct iovec* iov, int iovcnt);
+  long Post(const struct iovec& v);
+  long Collect(const struct iovec& v);
+  bool EnsureBlock();
+  void Withdraw();
+  long Pull(uint8_t* data, size_t len);
+  int Adopt(int* fds, int nfds);
+  bool PeerHungUp() const;
+
+  int sockfd_ = -1;
+  pid_t peer_pid_ = -1;
+  // Writer side.
+  int block_fd_ = -1;
+  StreamBlock* block_ = nullptr;
+  int doorbell_ = -1;
+  bool shared_ = false;    // the peer has our block and doorbell
+  bool posted_ = false;    // a segment is out
+  bool segments_ = false;  // post large writes (not after a refusal)
+  const uint8_t* post_base_ = nullptr;
+  size_t post_len_ = 0;
+  uint64_t sent_ = 0;      // stream bytes counted as sent
+  // Reader side.
+  StreamBlock* peer_ = nullptr;
+  int peer_doorbell_ = -1;
+  bool reading_ = false;   // a segment starts at (or continues from) received_
+  uint64_t received_ = 0;  // stream bytes delivered
+};
+
+}  // namespace scif
+
+#endif  // SCIF_NATIVE_USER_STREAM_H_
