@@ -296,10 +296,24 @@ long UserStream::Pull(uint8_t* data, size_t len) {
   }
   uint64_t done = b->consumed.load();
   size_t take = static_cast<size_t>(std::min<uint64_t>(len, b->len - done));
-  struct iovec local = {data, take};
-  struct iovec remote = {reinterpret_cast<void*>(b->addr + done), take};
-  ssize_t n = process_vm_readv(peer_pid_, &local, 1, &remote, 1, 0);
-  int err = errno;
+  // All of it, or an error: a short copy would leave the caller waiting for
+  // the socket, where nothing comes until the segment is done.
+  ssize_t n = 0;
+  int err = 0;
+  while (static_cast<size_t>(n) < take) {
+    struct iovec local = {data + n, take - static_cast<size_t>(n)};
+    struct iovec remote = {reinterpret_cast<void*>(b->addr + done + static_cast<uint64_t>(n)),
+                           take - static_cast<size_t>(n)};
+    ssize_t r = process_vm_readv(peer_pid_, &local, 1, &remote, 1, 0);
+    if (r > 0) {
+      n += r;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    err = r < 0 ? errno : EFAULT;
+    n = -1;
+    break;
+  }
   if (n > 0) b->consumed.store(done + static_cast<uint64_t>(n));
   b->refs.fetch_sub(1);
   uint64_t one = 1;
