@@ -171,10 +171,8 @@ Napi::Value Endpoint::Send(const Napi::CallbackInfo& info) {
   if (!info[0].IsTypedArray()) return Fail(env, "send(buffer)");
   auto buf = info[0].As<Napi::Uint8Array>();
   if (!ep_) return Napi::Number::New(env, -EBADF);
-  long n = ep_->Send(buf.Data(), buf.ByteLength());
-  AfterSend(env, n);
-  int rc = ApplyPoll(env);  // a write may now wait on another fd
-  return Napi::Number::New(env, static_cast<double>(rc < 0 && n >= 0 ? rc : n));
+  long n = AfterSend(env, ep_->Send(buf.Data(), buf.ByteLength()));
+  return Napi::Number::New(env, static_cast<double>(n));
 }
 
 // sendv(buffers: Uint8Array[]) -> bytes moved or -errno
@@ -193,10 +191,8 @@ Napi::Value Endpoint::SendV(const Napi::CallbackInfo& info) {
     iov[i].iov_len = b.ByteLength();
   }
   if (!ep_) return Napi::Number::New(env, -EBADF);
-  long sent = ep_->SendV(iov.data(), static_cast<int>(n));
-  AfterSend(env, sent);
-  int rc = ApplyPoll(env);
-  return Napi::Number::New(env, static_cast<double>(rc < 0 && sent >= 0 ? rc : sent));
+  long sent = AfterSend(env, ep_->SendV(iov.data(), static_cast<int>(n)));
+  return Napi::Number::New(env, static_cast<double>(sent));
 }
 
 // recv(buffer: Uint8Array, offset, length) -> bytes (0: would block),
@@ -224,15 +220,23 @@ Napi::Value Endpoint::SetPoll(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, ApplyPoll(env));
 }
 
-// Keeps the loop polling after a send: a reply may be on its way, or a
-// write waits for the peer to take it (a posted segment: about as long as
-// the peer's copy, so polling through it beats a sleep and a wake-up).
-void Endpoint::AfterSend(Napi::Env env, long sent) {
-  if (!ep_ || !ep_->BusyPollUseful()) return;
-  if (ep_->WriteWaitFd() >= 0)
-    data_->ArmBusyPoll(env, kWriteWaitPollUs);
-  else if (sent > 0)
-    data_->ArmBusyPoll(env);
+// After a send: if a write now waits on another fd (or no longer does),
+// poll there; keep the loop polling, as a reply may be on its way, or the
+// peer is taking a posted write (about as long as its copy, so polling
+// through it beats a sleep and a wake-up). Returns |sent|, or a poll error.
+long Endpoint::AfterSend(Napi::Env env, long sent) {
+  bool waits = ep_->WriteWaitFd() >= 0;
+  if (waits != write_waits_) {
+    int rc = ApplyPoll(env);
+    if (rc < 0 && sent >= 0) sent = rc;
+  }
+  if (ep_->BusyPollUseful()) {
+    if (waits)
+      data_->ArmBusyPoll(env, kWriteWaitPollUs);
+    else if (sent > 0)
+      data_->ArmBusyPoll(env);
+  }
+  return sent;
 }
 
 // Makes (or reuses) a poller on |fd|. 0 or a libuv error.
@@ -257,6 +261,7 @@ int Endpoint::EnsurePoller(Napi::Env env, std::unique_ptr<Poller>* poller, int f
 int Endpoint::ApplyPoll(Napi::Env env) {
   if (!ep_) return 0;
   int wait_fd = ep_->WriteWaitFd();
+  write_waits_ = wait_fd >= 0;
   int events = 0;
   if (want_read_) events |= UV_READABLE;
   if (want_write_ && wait_fd < 0) events |= UV_WRITABLE;

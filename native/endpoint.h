@@ -60,7 +60,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
 
   int EnsurePoller(Napi::Env env, std::unique_ptr<Poller>* poller, int fd, Poller::Callback cb);
   int ApplyPoll(Napi::Env env);
-  void AfterSend(Napi::Env env, long sent);
+  long AfterSend(Napi::Env env, long sent);
   static constexpr uint32_t kWriteWaitPollUs = 2000;
   static void OnPoll(void* context, int status, int events);
   static void OnWaitPoll(void* context, int status, int events);
@@ -77,6 +77,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   int wait_fd_ = -1;
   bool want_read_ = false;
   bool want_write_ = false;
+  bool write_waits_ = false;  // as ApplyPoll last saw WriteWaitFd()
   Napi::FunctionReference callback_;
   bool ref_ = true;
 };

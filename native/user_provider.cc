@@ -73,23 +73,20 @@ bool PeerTrusted(int fd, bool needs_root) {
   return cred.uid == geteuid() || cred.uid == 0;
 }
 
-// False when this thread and the peer may each run on the same single CPU
-// and nowhere else: then a spinning loop only delays the peer.
-bool PeerOnOtherCpu(int fd) {
-  struct ucred cred;
-  socklen_t len = sizeof(cred);
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return true;
-  cpu_set_t mine, theirs;
-  if (sched_getaffinity(0, sizeof(mine), &mine) != 0 ||
-      sched_getaffinity(cred.pid, sizeof(theirs), &theirs) != 0)
-    return true;
-  return !(CPU_COUNT(&mine) == 1 && CPU_EQUAL(&mine, &theirs));
-}
-
 pid_t PeerPid(int fd) {
   struct ucred cred;
   socklen_t len = sizeof(cred);
   return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : -1;
+}
+
+// True when this thread and |peer| may each run on the same single CPU and
+// nowhere else: their work cannot overlap.
+bool SharesOnlyCpu(pid_t peer) {
+  cpu_set_t mine, theirs;
+  if (peer <= 0 || sched_getaffinity(0, sizeof(mine), &mine) != 0 ||
+      sched_getaffinity(peer, sizeof(theirs), &theirs) != 0)
+    return false;
+  return CPU_COUNT(&mine) == 1 && CPU_EQUAL(&mine, &theirs);
 }
 
 void TuneSocket(int fd) {
@@ -165,9 +162,7 @@ class UserEndpoint final : public ProviderEndpoint {
       return -ECONNREFUSED;
     }
     remote_ = peer;
-    connected_ = true;
-    rma_.SetConnection(fd_.Get(), local_, remote_);
-    stream_.SetConnection(fd_.Get(), PeerPid(fd_.Get()), UseSegments(fd_.Get()));
+    Connected();
     return 0;
   }
 
@@ -198,9 +193,7 @@ class UserEndpoint final : public ProviderEndpoint {
       ep->local_ = local_;
       ep->remote_ = remote;
       ep->bound_ = true;
-      ep->connected_ = true;
-      ep->rma_.SetConnection(fd, ep->local_, ep->remote_);
-      ep->stream_.SetConnection(fd, PeerPid(fd), ep->UseSegments(fd));
+      ep->Connected();
       *out = std::move(ep);
       return 0;
     }
@@ -223,18 +216,8 @@ class UserEndpoint final : public ProviderEndpoint {
 
   int WriteWaitFd() const override { return stream_.WriteWaitFd(); }
 
-  // Auto: one copy when both ends share the one CPU they may run on (the
-  // copies run one after the other anyway); two (the socket's) when they
-  // can run side by side, as the socket's copies then overlap.
-  bool UseSegments(int fd) const {
-    if (config_.segments == PlatformConfig::kSegmentsAuto) return !PeerOnOtherCpu(fd);
-    return config_.segments == PlatformConfig::kSegmentsOn;
-  }
-
-  bool BusyPollUseful() override {
-    if (busy_poll_useful_ < 0) busy_poll_useful_ = PeerOnOtherCpu(fd_.Get()) ? 1 : 0;
-    return busy_poll_useful_ == 1;
-  }
+  // Spinning only delays a peer that can only run where we do.
+  bool BusyPollUseful() override { return !shares_cpu_; }
 
   PortId Local() const override { return local_; }
   PortId Remote() const override { return remote_; }
@@ -268,6 +251,21 @@ class UserEndpoint final : public ProviderEndpoint {
   void Shutdown() override { rma_.Shutdown(); }
 
  private:
+  // Who the peer is, asked once, for RMA, the stream and busy polling.
+  // Segments (auto): one copy when both ends share the one CPU they may run
+  // on (the copies run one after the other anyway); the socket's two when
+  // they can run side by side, as those then overlap.
+  void Connected() {
+    connected_ = true;
+    pid_t peer = PeerPid(fd_.Get());
+    shares_cpu_ = SharesOnlyCpu(peer);
+    bool segments = config_.segments == PlatformConfig::kSegmentsAuto
+                        ? shares_cpu_
+                        : config_.segments == PlatformConfig::kSegmentsOn;
+    rma_.SetConnection(fd_.Get(), peer, local_, remote_);
+    stream_.SetConnection(fd_.Get(), peer, segments);
+  }
+
   int BindName(uint16_t port) {
     struct sockaddr_un addr;
     socklen_t len = MakeAddress(uid_, config_.node, port, &addr);
@@ -286,7 +284,7 @@ class UserEndpoint final : public ProviderEndpoint {
   bool bound_ = false;
   bool listening_ = false;
   bool connected_ = false;
-  int busy_poll_useful_ = -1;  // unknown until asked
+  bool shares_cpu_ = false;  // with the peer, and only that one CPU
   UserRma rma_;
   // Declared last: destroyed first, while the socket is still open.
   UserStream stream_;

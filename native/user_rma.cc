@@ -144,11 +144,9 @@ UserRma::~UserRma() {
   if (peer_pidfd_ >= 0) close(peer_pidfd_);
 }
 
-void UserRma::SetConnection(int sockfd, PortId local, PortId remote) {
-  struct ucred cred;
-  socklen_t len = sizeof(cred);
+void UserRma::SetConnection(int sockfd, pid_t peer, PortId local, PortId remote) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (getsockopt(sockfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) peer_pid_ = cred.pid;
+  peer_pid_ = peer;
   sockfd_ = sockfd;
   local_ = local;
   remote_ = remote;
@@ -518,6 +516,15 @@ int UserRma::Transfer(bool to_peer, const struct iovec* local, int nlocal, int64
   return result;
 }
 
+// Opens the peer's memfd behind |e| through /proc, if it is still the one
+// the window was registered with (same inode).
+UniqueFd UserRma::OpenPeerMemfd(const RmaEntry& e, int mode, struct stat* st) {
+  std::string path = "/proc/" + std::to_string(peer_pid_) + "/fd/" + std::to_string(e.memfd);
+  UniqueFd fd(open(path.c_str(), mode | O_CLOEXEC));
+  if (fd.Valid() && (fstat(fd.Get(), st) != 0 || st->st_ino != e.memfd_ino)) fd.Reset();
+  return fd;
+}
+
 char* UserRma::PeerMemory(const RmaEntry& e, uint64_t in, uint64_t len) {
   if (e.memfd < 0 || e.memfd_ino == 0) return nullptr;
   uint64_t ino = e.memfd_ino;
@@ -525,11 +532,9 @@ char* UserRma::PeerMemory(const RmaEntry& e, uint64_t in, uint64_t len) {
   for (auto& m : maps_) {
     if (m.ino == ino) return off + len <= m.size ? m.base + off : nullptr;
   }
-  std::string path = "/proc/" + std::to_string(peer_pid_) + "/fd/" + std::to_string(e.memfd);
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd.Valid()) return nullptr;
   struct stat st;
-  if (fstat(fd.Get(), &st) != 0 || st.st_ino != ino) return nullptr;
+  UniqueFd fd = OpenPeerMemfd(e, O_RDWR, &st);
+  if (!fd.Valid()) return nullptr;
   // Only a memfd that cannot shrink under us: no SIGBUS from a peer.
   int seals = fcntl(fd.Get(), F_GET_SEALS);
   if (seals < 0 || !(seals & F_SEAL_SHRINK)) return nullptr;
@@ -677,16 +682,12 @@ int UserRma::Mmap(int64_t roffset, uint64_t len, int prot, void** out) {
   if (rc < 0) return rc;
   if (spans.size() != 1) return -ENXIO;  // one window at a time
   RmaEntry& e = peer_->entries[spans[0].index];
-  int memfd = e.memfd;
-  uint64_t ino = e.memfd_ino;
   uint64_t off = e.memfd_offset + static_cast<uint64_t>(roffset - e.offset);
   // Only memory the peer made shareable (scif.alloc) can be mapped here.
-  if (memfd < 0) return -EOPNOTSUPP;
-  std::string path = "/proc/" + std::to_string(peer_pid_) + "/fd/" + std::to_string(memfd);
-  UniqueFd fd(open(path.c_str(), ((prot & kProtWrite) ? O_RDWR : O_RDONLY) | O_CLOEXEC));
-  if (!fd.Valid()) return -ENXIO;
+  if (e.memfd < 0) return -EOPNOTSUPP;
   struct stat st;
-  if (fstat(fd.Get(), &st) != 0 || st.st_ino != ino) return -ENXIO;
+  UniqueFd fd = OpenPeerMemfd(e, (prot & kProtWrite) ? O_RDWR : O_RDONLY, &st);
+  if (!fd.Valid()) return -ENXIO;
   int mprot = ((prot & kProtRead) ? PROT_READ : 0) | ((prot & kProtWrite) ? PROT_WRITE : 0);
   void* p = mmap(nullptr, len, mprot, MAP_SHARED, fd.Get(), static_cast<off_t>(off));
   if (p == MAP_FAILED) return -errno;

@@ -17,6 +17,7 @@
 #define SCIF_NATIVE_USER_RMA_H_
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "provider.h"
+#include "unique_fd.h"
 
 namespace scif {
 
@@ -41,8 +43,9 @@ class UserRma {
   UserRma& operator=(const UserRma&) = delete;
   ~UserRma();
 
-  // Called once the endpoint is connected: who the peer is.
-  void SetConnection(int sockfd, PortId local, PortId remote);
+  // Called once the endpoint is connected: the socket, the peer's pid
+  // (SO_PEERCRED; -1 if unknown) and the two ports.
+  void SetConnection(int sockfd, pid_t peer, PortId local, PortId remote);
 
   int64_t Register(void* addr, uint64_t len, int64_t offset, int prot, int flags);
   int Unregister(int64_t offset, uint64_t len);
@@ -68,6 +71,7 @@ class UserRma {
   // The peer's memory behind |e| at |in|..|in + len| mapped here, when the
   // window is scif.alloc memory sealed against shrinking; else nullptr.
   char* PeerMemory(const struct RmaEntry& e, uint64_t in, uint64_t len);
+  UniqueFd OpenPeerMemfd(const struct RmaEntry& e, int mode, struct stat* st);
   void DropPeerMaps(bool all);
 
   // The peer's scif.alloc memfds mapped here, by inode; copies into them
