@@ -80,6 +80,10 @@ export function badPort(name: string, value: unknown, allowZero: boolean): Range
   );
 }
 
+export function missingArgs(message: string): TypeError & CodedError {
+  return coded(new TypeError(message), 'ERR_MISSING_ARGS');
+}
+
 export function simpleError(code: string, message: string): Error & CodedError {
   return coded(new Error(message), code);
 }

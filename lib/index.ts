@@ -3,10 +3,25 @@ import { binding } from './binding';
 import { errnoException } from './errors';
 import { currentPlatform } from './platform';
 
-export { Socket, connect, createConnection } from './socket';
-export type { ConnectOptions, PortAddress, SocketOptions } from './socket';
-export { Server, createServer } from './server';
-export type { DropArgument, ListenOptions, ServerOptions } from './server';
+import { Socket as SocketClass, callable } from './socket';
+import type { SocketConstructor } from './socket';
+import { Server as ServerClass } from './server';
+import type { ServerConstructor } from './server';
+
+/** A SCIF connection: a net.Socket-style Duplex. Callable without `new`, as net's. */
+export const Socket = callable(SocketClass) as unknown as SocketConstructor;
+export type Socket = SocketClass;
+/** net's alias of Socket. */
+export const Stream = Socket;
+export type Stream = SocketClass;
+/** A listening SCIF endpoint, shaped like net.Server. Callable without `new`, as net's. */
+export const Server = callable(ServerClass) as unknown as ServerConstructor;
+export type Server = ServerClass;
+
+export { connect, createConnection } from './socket';
+export type { ConnectOptions, OnReadOptions, PortAddress, SocketConstructor, SocketOptions } from './socket';
+export { createServer } from './server';
+export type { DropArgument, ListenOptions, ServerConstructor, ServerOptions } from './server';
 export { constants } from './constants';
 export { alloc, PAGE_SIZE } from './rma';
 export type {

@@ -4,6 +4,7 @@ import type { NativeEndpoint } from './binding';
 import { binding, POLL_READABLE } from './binding';
 import {
   errnoException,
+  invalidArgType,
   simpleError,
   validateFunction,
   validateInteger,
@@ -18,9 +19,11 @@ const EAGAIN = -11;
 const DEFAULT_BACKLOG = 511;
 const MAX_BACKLOG = 1024;
 
-export interface ServerOptions extends SocketOptions {
+export interface ServerOptions extends Omit<SocketOptions, 'onread' | 'signal'> {
   /** Start accepted sockets paused (no reading until resume()). */
   pauseOnConnect?: boolean;
+  /** EventEmitter's captureRejections: a rejected async 'connection' listener destroys that socket. */
+  captureRejections?: boolean;
 }
 
 export interface ListenOptions {
@@ -28,6 +31,8 @@ export interface ListenOptions {
   port?: number;
   /** Pending connection requests, 1 to 1024 (default 511). */
   backlog?: number;
+  /** Closes the server when aborted. */
+  signal?: AbortSignal;
 }
 
 /** The details a 'drop' event carries, as net's. */
@@ -45,12 +50,10 @@ export class Server extends EventEmitter {
   #ep: NativeEndpoint | null = null;
   #address: PortAddress | null = null;
   #connections = new Set<Socket>();
-  #closing = false;
   #refed = true;
   #options: ServerOptions;
 
   constructor(options?: ServerOptions | ((socket: Socket) => void), onConnection?: (socket: Socket) => void) {
-    super();
     if (typeof options === 'function') {
       onConnection = options;
       options = {};
@@ -59,6 +62,7 @@ export class Server extends EventEmitter {
     } else {
       validateObject(options, 'options');
     }
+    super({ captureRejections: options.captureRejections });
     if ((options as SocketOptions).allowHalfOpen) new Socket(options as SocketOptions); // throws the documented error
     this.#options = options;
     if (onConnection !== undefined) {
@@ -95,11 +99,24 @@ export class Server extends EventEmitter {
     const p = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
     const b = options.backlog === undefined ? DEFAULT_BACKLOG : validateInteger(options.backlog, 'backlog', 1, 2 ** 31 - 1);
     if (callback !== undefined) validateFunction(callback, 'callback');
+    const signal = options.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
+      throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+    }
     if (this.#ep !== null) {
       throw simpleError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
     }
+    if (signal) {
+      // As net's: an abort closes the server.
+      if (signal.aborted) {
+        process.nextTick(() => this.close());
+      } else {
+        const onAbort = () => this.close();
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
     if (callback) this.once('listening', callback);
-    this.#closing = false;
 
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
@@ -166,7 +183,7 @@ export class Server extends EventEmitter {
       this.#connections.add(socket);
       socket[kOnDestroy] = () => {
         this.#connections.delete(socket);
-        this.#maybeClosed();
+        this.#emitCloseIfDrained();
       };
       // As net: an accepted socket starts reading at once (unless paused).
       if (this.#options.pauseOnConnect) socket.pause();
@@ -181,28 +198,43 @@ export class Server extends EventEmitter {
     return this.#ep && this.#address ? { ...this.#address } : null;
   }
 
-  /** Stops accepting; 'close' follows once every connection has closed. */
+  /**
+   * Stops accepting; 'close' follows once every connection has closed. As
+   * net's: a callback that is not a function is ignored, and on a server
+   * that is not listening 'close' is emitted and the callback gets
+   * ERR_SERVER_NOT_RUNNING.
+   */
   close(callback?: (err?: Error) => void): this {
-    if (callback !== undefined) validateFunction(callback, 'callback');
-    if (!this.#ep) {
-      if (callback) {
-        const err = simpleError('ERR_SERVER_NOT_RUNNING', 'Server is not running.');
-        process.nextTick(() => callback(err));
+    if (typeof callback === 'function') {
+      if (!this.#ep) {
+        this.once('close', () => callback(simpleError('ERR_SERVER_NOT_RUNNING', 'Server is not running.')));
+      } else {
+        this.once('close', callback);
       }
-      return this;
     }
-    if (callback) this.once('close', callback);
-    this.#ep.close();
-    this.#ep = null;
-    this.#closing = true;
-    this.#maybeClosed();
+    if (this.#ep) {
+      this.#ep.close();
+      this.#ep = null;
+    }
+    this.#emitCloseIfDrained();
     return this;
   }
 
-  #maybeClosed(): void {
-    if (!this.#closing || this.#connections.size > 0) return;
-    this.#closing = false;
+  #emitCloseIfDrained(): void {
+    if (this.#ep || this.#connections.size > 0) return;
     process.nextTick(() => this.emit('close'));
+  }
+
+  /** As net's: closes the server (if listening) and resolves once it has closed. */
+  [Symbol.for('nodejs.asyncDispose')](): Promise<void> {
+    if (!this.#ep) return Promise.resolve();
+    return new Promise((resolve, reject) => this.close((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** As net's: with captureRejections, a rejected 'connection' listener destroys that socket. */
+  [Symbol.for('nodejs.rejection')](err: Error, event: string, ...args: unknown[]): void {
+    if (event === 'connection') (args[0] as Socket).destroy(err);
+    else this.emit('error', err);
   }
 
   /** Reports the number of open connections. */
@@ -224,6 +256,13 @@ export class Server extends EventEmitter {
     this.#ep?.unref();
     return this;
   }
+}
+
+/** Server's constructor as exported: it also works without `new`, as net's. */
+export interface ServerConstructor {
+  new (options?: ServerOptions | ((socket: Socket) => void), onConnection?: (socket: Socket) => void): Server;
+  (options?: ServerOptions | ((socket: Socket) => void), onConnection?: (socket: Socket) => void): Server;
+  readonly prototype: Server;
 }
 
 /** Creates a Server; `onConnection` is added for 'connection'. */

@@ -4,12 +4,15 @@
 // or has bytes waiting to be written. Reads land straight in pooled Buffers;
 // writes go to the endpoint without a copy. SCIF has no half-close, so end()
 // flushes what is queued and then closes the endpoint.
-import { Duplex } from 'node:stream';
+import { Duplex, addAbortSignal } from 'node:stream';
 import type { NativeEndpoint } from './binding';
 import { binding, POLL_DISCONNECT, POLL_READABLE, POLL_WRITABLE } from './binding';
 import {
   errnoException,
+  invalidArgType,
   invalidArgValue,
+  missingArgs,
+  outOfRange,
   simpleError,
   validateFunction,
   validateInteger,
@@ -40,13 +43,26 @@ export interface PortAddress {
   port: number;
 }
 
+/**
+ * net's `onread`: reads land in the caller's buffer (reused: no allocation
+ * per read) and are handed to `callback` instead of being emitted as 'data'.
+ */
+export interface OnReadOptions {
+  /** The buffer each read lands in, or a function returning it (called before each read). */
+  buffer: Uint8Array | (() => Uint8Array);
+  /** Called with the bytes read into `buf`; returning `false` pauses reading until resume(). */
+  callback(bytesRead: number, buf: Uint8Array): boolean | void;
+}
+
 export interface SocketOptions {
   /** SCIF has no half-close: only `false` (the default) is supported. */
   allowHalfOpen?: false;
   /** Passed to stream.Duplex. */
   highWaterMark?: number;
-  /** Passed to stream.Duplex. */
+  /** Destroys the socket (with an AbortError) when aborted. */
   signal?: AbortSignal;
+  /** Reads into a caller's buffer instead of emitting 'data' (as net's). */
+  onread?: OnReadOptions;
 }
 
 export interface ConnectOptions extends SocketOptions {
@@ -66,7 +82,28 @@ export const kOnDestroy = Symbol('scif.onDestroy');
 interface PendingWrite {
   chunks: Buffer[];
   callback: (err?: Error | null) => void;
+  // Queued while connecting: fails the write if the socket closes first (as net's).
+  onClose?: () => void;
 }
+
+// As net's: after the peer's end, a write fails with EPIPE.
+function writeAfterEnd(this: Socket, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  if (!this.writableEnded) {
+    return Socket.prototype.write.call(this, chunk, encoding as BufferEncoding, cb as (err?: Error | null) => void);
+  }
+  if (typeof encoding === 'function') cb = encoding;
+  const err = simpleError('EPIPE', 'This socket has been ended by the other party');
+  if (typeof cb === 'function') process.nextTick(cb as (err: Error) => void, err);
+  this.destroy(err);
+  return false;
+}
+
+// As net's: the one internal 'end' listener (listenerCount('end') is 1 on a fresh socket).
+function onReadableStreamEnd(this: Socket): void {
+  (this as { write: unknown }).write = writeAfterEnd;
+}
+
+const TIMEOUT_MAX = 2 ** 31 - 1;
 
 export class Socket extends Duplex {
   /** True between connect() and the 'connect' event. */
@@ -84,6 +121,9 @@ export class Socket extends Duplex {
   #finalCallback: ((err?: Error | null) => void) | null = null;
   #local: PortAddress | null = null;
   #remote: PortAddress | null = null;
+  // Where connect() is going (remoteNode/remotePort stay undefined until 'connect', as net's).
+  #target: PortAddress | null = null;
+  #onread: OnReadOptions | null = null;
   #refed = true;
   #timeoutMs: number | undefined;
   #timer: NodeJS.Timeout | null = null;
@@ -94,9 +134,14 @@ export class Socket extends Duplex {
   [kOnDestroy]?: () => void;
 
   constructor(options: SocketOptions = {}) {
+    if (options === null || options === undefined) options = {};
     validateObject(options, 'options');
     if (options.allowHalfOpen) {
       throw invalidArgValue('options.allowHalfOpen', options.allowHalfOpen, 'is unsupported: SCIF has no half-close');
+    }
+    for (const mode of ['objectMode', 'readableObjectMode', 'writableObjectMode'] as const) {
+      const value = (options as Record<string, unknown>)[mode];
+      if (value) throw invalidArgValue(`options.${mode}`, value, 'is not supported');
     }
     super({
       allowHalfOpen: false,
@@ -104,28 +149,48 @@ export class Socket extends Duplex {
       autoDestroy: true,
       decodeStrings: true,
       highWaterMark: options.highWaterMark,
-      signal: options.signal,
     });
+    const onread = options.onread;
+    if (
+      onread !== null &&
+      typeof onread === 'object' &&
+      (typeof onread.buffer === 'function' || onread.buffer instanceof Uint8Array) &&
+      typeof onread.callback === 'function'
+    ) {
+      this.#onread = onread;
+    }
+    this.on('end', onReadableStreamEnd);
     const accepted = (options as { [kAccepted]?: NativeEndpoint })[kAccepted];
     if (accepted) {
       this.#attach(accepted);
       this.#cacheAddresses();
     }
+    // After every field exists. An aborted signal destroys the socket on the
+    // next tick, as net's (so the caller can still add listeners).
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (signal !== null && typeof signal === 'object' && signal.aborted) {
+        process.nextTick(() => addAbortSignal(signal, this));
+      } else {
+        addAbortSignal(signal, this);
+      }
+    }
   }
 
   // --- Addresses -------------------------------------------------------------
 
+  // Every getter reads undefined on the prototype (as net's), not a TypeError.
   get localNode(): number | undefined {
-    return this.#local?.node;
+    return #local in this ? this.#local?.node : undefined;
   }
   get localPort(): number | undefined {
-    return this.#local?.port;
+    return #local in this ? this.#local?.port : undefined;
   }
   get remoteNode(): number | undefined {
-    return this.#remote?.node;
+    return #remote in this ? this.#remote?.node : undefined;
   }
   get remotePort(): number | undefined {
-    return this.#remote?.port;
+    return #remote in this ? this.#remote?.port : undefined;
   }
   /** The local address, `{ node, port }`, or `{}` before connecting (as net). */
   address(): PortAddress | Record<string, never> {
@@ -134,18 +199,30 @@ export class Socket extends Duplex {
   }
   /** Bytes handed to the endpoint plus bytes still queued, as net counts. */
   get bytesWritten(): number {
+    if (!(#bytesWritten in this)) return undefined as unknown as number;
     // Writable's buffer of writes not yet passed to _write (untyped in @types/node).
     const buffered = (this as unknown as { writableBuffer?: Array<{ chunk: Buffer }> }).writableBuffer ?? [];
     let queued = 0;
     for (const entry of buffered) queued += entry.chunk.length;
     return this.#bytesWritten + queued;
   }
+  /** True until connected, and again once closed (as net's). */
   get pending(): boolean {
-    return this.#ep === null || this.connecting;
+    if (!(#ep in this)) return true;
+    return this.#ep === null || this.connecting || this.destroyed;
+  }
+  /** Bytes queued to write (net's bufferSize); undefined without an endpoint. */
+  get bufferSize(): number | undefined {
+    if (!(#ep in this)) return undefined;
+    return this.#ep !== null && !this.destroyed ? this.writableLength : undefined;
+  }
+  /** net's old name for `connecting`. */
+  get _connecting(): boolean {
+    return this.connecting;
   }
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
     if (this.connecting) return 'opening';
-    if (this.#ep === null) return 'closed';
+    if (!(#ep in this) || this.#ep === null) return 'closed';
     if (this.readable && this.writable) return 'open';
     if (this.readable) return 'readOnly';
     if (this.writable) return 'writeOnly';
@@ -156,10 +233,15 @@ export class Socket extends Duplex {
 
   /** Connects to `{ node, port }`; `listener` is added for 'connect'. */
   connect(options: ConnectOptions, listener?: () => void): this {
+    if (options === undefined || (options !== null && typeof options === 'object' && options.port === undefined)) {
+      throw missingArgs('The "options" or "port" argument must be specified');
+    }
     validateObject(options, 'options');
     const node = validateInteger(options.node, 'options.node', 0, MAX_NODES - 1);
     const port = validatePort(options.port, 'options.port', false);
     if (listener !== undefined) validateFunction(listener, 'listener');
+    // As net's: connect() on a closed socket (e.g. from 'close') reuses it.
+    if (this.destroyed && !this.connecting) this.#reset();
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (this.#ep !== null || this.connecting) {
       throw simpleError('ERR_SOCKET_CONNECTION_ALREADY_ESTABLISHED', 'Socket is already connected or connecting');
@@ -178,16 +260,33 @@ export class Socket extends Duplex {
       return this;
     }
     this.#attach(ep);
+    this.#target = where;
     const rc = ep.connect(node, port);
-    if (rc === 0) {
-      process.nextTick(() => this.#afterConnect(0, where));
-    } else if (rc === EINPROGRESS) {
+    if (rc === EINPROGRESS) {
       this.#updatePoll();
     } else {
-      process.nextTick(() => this.#afterConnect(rc, where));
+      // Never synchronously, and not before I/O has had its turn (as net's).
+      setImmediate(() => this.#afterConnect(rc, where));
     }
-    this.#remote = where;
     return this;
+  }
+
+  // Back to a fresh socket, for connect() after close.
+  #reset(): void {
+    if (this.write !== Socket.prototype.write) delete (this as { write?: unknown }).write;
+    (this as unknown as { _undestroy(): void })._undestroy();
+    this.#ep = null;
+    this.#polling = -1;
+    this.#wantRead = false;
+    this.#pending = null;
+    this.#finalCallback = null;
+    this.#local = null;
+    this.#remote = null;
+    this.#target = null;
+    this.#readEnded = false;
+    this.#closedEndpoint = false;
+    this.#hadError = false;
+    this.#onreadPaused = false;
   }
 
   #attach(ep: NativeEndpoint): void {
@@ -215,6 +314,11 @@ export class Socket extends Duplex {
     this.connecting = false;
     this.#cacheAddresses();
     this.#touch();
+    const onClose = this.#pending?.onClose;
+    if (onClose) {
+      this.removeListener('close', onClose);
+      (this.#pending as PendingWrite).onClose = undefined;
+    }
     this.emit('connect');
     this.emit('ready');
     // As net: start reading now, so that the peer's close is seen (as an
@@ -260,12 +364,13 @@ export class Socket extends Duplex {
       events = POLL_READABLE | POLL_WRITABLE | POLL_DISCONNECT;
     }
     if (this.connecting) {
-      if (events & (POLL_WRITABLE | POLL_DISCONNECT)) {
+      // Writable (kernel), readable (the user provider's grant) or a hang-up.
+      if (events & (POLL_READABLE | POLL_WRITABLE | POLL_DISCONNECT)) {
         const ep = this.#ep as NativeEndpoint;
         const rc = ep.finishConnect();
         // Still under way (a wake-up that was not the result): keep waiting.
         if (rc === EINPROGRESS || rc === EALREADY) return;
-        this.#afterConnect(rc, this.#remote as PortAddress);
+        this.#afterConnect(rc, this.#target as PortAddress);
       }
       return;
     }
@@ -288,6 +393,10 @@ export class Socket extends Duplex {
   #readLoop(): void {
     const ep = this.#ep;
     if (!ep || this.#readEnded || this.#closedEndpoint) return;
+    if (this.#onread) {
+      this.#readInto(ep, this.#onread);
+      return;
+    }
     for (;;) {
       const region = this.#pool.region();
       const n = ep.recv(region.buffer, region.offset, region.length);
@@ -316,7 +425,83 @@ export class Socket extends Duplex {
     }
   }
 
+  // onread: straight into the caller's buffer, handed to its callback; no
+  // allocation per read (the addon reads into the buffer's own memory).
+  #onreadPaused = false;
+  #readInto(ep: NativeEndpoint, onread: OnReadOptions): void {
+    const fixed = typeof onread.buffer === 'function' ? null : onread.buffer;
+    for (;;) {
+      const buf = fixed ?? (onread.buffer as () => Uint8Array)();
+      const n = ep.recv(buf, 0, buf.length);
+      if (n > 0) {
+        this.bytesRead += n;
+        this.#touch();
+        if (onread.callback.call(this, n, buf) === false) {
+          this.#wantRead = false;
+          this.#onreadPaused = true;
+          return;
+        }
+        if (this.destroyed || !this.#wantRead || this.#closedEndpoint) return;
+        if (n < buf.length) return; // drained; poll for more
+        continue;
+      }
+      if (n === 0) return;
+      if (n === ECONNRESET) {
+        this.#readEnded = true;
+        this.#wantRead = false;
+        this.push(null);
+        this.read(0);
+        return;
+      }
+      this.destroy(errnoException(n, 'scif_recv', this.#remote ?? undefined));
+      return;
+    }
+  }
+
+  // With onread, pause() and resume() start and stop the reads themselves
+  // (nothing is pushed, so the stream machinery would not), as net's.
+  #readStart(): void {
+    if (!this.#onread || this.connecting || !this.#ep || this.#wantRead || this.destroyed) return;
+    this.#onreadPaused = false;
+    this.#wantRead = true;
+    this.#readLoop();
+    if (!this.destroyed) this.#updatePoll();
+  }
+
+  override pause(): this {
+    if (this.#onread && !this.connecting && this.#ep && this.#wantRead) {
+      this.#wantRead = false;
+      this.#onreadPaused = true;
+      this.#updatePoll();
+    }
+    return super.pause();
+  }
+
+  override resume(): this {
+    if (this.#onread && this.#onreadPaused) this.#readStart();
+    return super.resume();
+  }
+
+  override read(size?: number): unknown {
+    if (#onread in this && this.#onread && this.#onreadPaused) this.#readStart();
+    return super.read(size);
+  }
+
   // --- Writing ---------------------------------------------------------------
+
+  // As net's: a string with the 'buffer' encoding is not a Buffer.
+  override write(chunk: unknown, callback?: (error: Error | null | undefined) => void): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: (error: Error | null | undefined) => void): boolean;
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    callback?: (error: Error | null | undefined) => void,
+  ): boolean {
+    if (typeof chunk === 'string' && (encoding as string) === 'buffer') {
+      throw invalidArgType('buffer', 'an instance of Buffer, TypedArray, or DataView', chunk);
+    }
+    return super.write(chunk, encoding as BufferEncoding, callback);
+  }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.#queue([chunk], callback);
@@ -336,8 +521,19 @@ export class Socket extends Duplex {
     // Counted as written once handed to us, as net counts what it has
     // dispatched to its handle.
     for (const c of chunks) this.#bytesWritten += c.length;
+    if (this.connecting) {
+      // Flushed after 'connect'; failed if the socket closes first (as net's).
+      const pending: PendingWrite = { chunks, callback };
+      pending.onClose = () => callback(simpleError('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established'));
+      this.once('close', pending.onClose);
+      this.#pending = pending;
+      return;
+    }
+    if (!this.#ep || this.#closedEndpoint) {
+      callback(simpleError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+      return;
+    }
     this.#pending = { chunks, callback };
-    if (this.connecting || !this.#ep) return; // flushed after 'connect'
     this.#flush();
     if (!this.destroyed) this.#updatePoll();
   }
@@ -406,6 +602,8 @@ export class Socket extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.#hadError = err !== null && err !== undefined;
+    // As net's: a socket that never had an endpoint emits 'close' without hadError.
+    const neverOpened = this.#ep === null;
     this.connecting = false;
     this.#clearTimer();
     this.#closeEndpoint();
@@ -413,14 +611,16 @@ export class Socket extends Duplex {
     const onDestroy = this[kOnDestroy];
     this[kOnDestroy] = undefined;
     onDestroy?.();
-    const pending = this.#pending;
+    const pending = this.#pending?.onClose ? null : this.#pending;
     this.#pending = null;
     callback(err);
     // As net: a write caught in flight completes (its bytes are gone with the
-    // endpoint), then 'close' follows 'error'.
+    // endpoint), then 'close' follows 'error'. One queued while connecting
+    // fails from 'close' (its listener).
     process.nextTick(() => {
       pending?.callback();
-      this.emit('close', this.#hadError);
+      if (neverOpened) this.emit('close');
+      else this.emit('close', this.#hadError);
     });
   }
 
@@ -431,16 +631,28 @@ export class Socket extends Duplex {
     else this.once('finish', () => this.destroy());
   }
 
-  /** Closes the socket abruptly, like destroy() (net's resetAndDestroy). */
+  /**
+   * Closes the socket abruptly, like destroy() (net's resetAndDestroy; SCIF
+   * has no RST). While connecting: once connected. Never connected:
+   * destroyed with ERR_SOCKET_CLOSED, as net's.
+   */
   resetAndDestroy(): this {
-    return this.destroy();
+    if (this.#ep === null) return this.destroy(simpleError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+    if (this.connecting) this.once('connect', () => this.destroy());
+    else this.destroy();
+    return this;
   }
 
   // --- Timeouts and refs -------------------------------------------------------
 
   /** Emits 'timeout' after `ms` of inactivity; 0 disables. */
   setTimeout(ms: number, callback?: () => void): this {
-    validateInteger(ms, 'msecs', 0, 2 ** 31 - 1);
+    if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
+    if (ms < 0 || !Number.isFinite(ms)) throw outOfRange('msecs', 'a non-negative finite number', ms);
+    if (ms > TIMEOUT_MAX) {
+      process.emitWarning(`${ms} does not fit into a 32-bit signed integer.\nTimeout duration was set to 1.`, 'TimeoutOverflowWarning');
+      ms = TIMEOUT_MAX;
+    }
     if (callback !== undefined) validateFunction(callback, 'callback');
     this.#timeoutMs = ms;
     this.#clearTimer();
@@ -457,7 +669,7 @@ export class Socket extends Duplex {
 
   /** The idle timeout set by setTimeout() (0: disabled), as net's. */
   get timeout(): number | undefined {
-    return this.#timeoutMs;
+    return #timeoutMs in this ? this.#timeoutMs : undefined;
   }
 
   // The fired timer is kept: the next activity (#touch) re-arms it, so
@@ -553,6 +765,7 @@ export class Socket extends Duplex {
 
   /** The windows this socket has registered. */
   get windows(): Window[] {
+    if (!(#rmaHost in this)) return undefined as unknown as Window[];
     return [...this.#rmaHost.windows];
   }
 
@@ -569,6 +782,20 @@ export class Socket extends Duplex {
   }
 }
 
+/** Socket's constructor as exported: it also works without `new`, as net's. */
+export interface SocketConstructor {
+  new (options?: SocketOptions): Socket;
+  (options?: SocketOptions): Socket;
+  readonly prototype: Socket;
+}
+
+/** Makes a class callable without `new` (net's constructors are). */
+export function callable<C extends abstract new (...args: never[]) => object>(cls: C): C {
+  return new Proxy(cls, {
+    apply: (target, _self, args: unknown[]) => Reflect.construct(target, args),
+  });
+}
+
 /** Creates a Socket and connects it to `{ node, port }`. */
 export function connect(options: ConnectOptions, listener?: () => void): Socket;
 export function connect(port: number, node?: number, listener?: () => void): Socket;
@@ -579,6 +806,7 @@ export function connect(
 ): Socket {
   let options: ConnectOptions;
   let listener: (() => void) | undefined;
+  if (a === undefined) throw missingArgs('The "options" or "port" argument must be specified');
   if (typeof a === 'number' || typeof a === 'string') {
     options = { port: a, node: typeof b === 'number' ? b : 0 };
     listener = typeof b === 'function' ? b : c;

@@ -263,8 +263,9 @@ int Endpoint::ApplyPoll(Napi::Env env) {
   int wait_fd = ep_->WriteWaitFd();
   write_waits_ = wait_fd >= 0;
   int events = 0;
-  if (want_read_) events |= UV_READABLE;
-  if (want_write_ && wait_fd < 0) events |= UV_WRITABLE;
+  bool grant = want_write_ && ep_->ConnectWaitsReadable();
+  if (want_read_ || grant) events |= UV_READABLE;
+  if (want_write_ && wait_fd < 0 && !grant) events |= UV_WRITABLE;
   if (want_read_ || want_write_) events |= UV_DISCONNECT;
   int wait_events = want_write_ && wait_fd >= 0 ? UV_READABLE : 0;
   if (wait_poller_ && wait_events != 0 && wait_fd_ != wait_fd) {

@@ -66,6 +66,9 @@ class ProviderEndpoint {
   // While >= 0, an fd to poll for readable in place of Fd()'s writability:
   // a write waits on something other than the socket (user_stream.h).
   virtual int WriteWaitFd() const { return -1; }
+  // While true, an in-progress connect completes when Fd() turns readable
+  // (the user provider's grant), not writable.
+  virtual bool ConnectWaitsReadable() const { return false; }
 
   // --- RMA: windows, copies, fences, mmap ---------------------------------
   // These may block (a fence wait, a synchronous copy): the addon calls

@@ -32,6 +32,12 @@ constexpr uint16_t kAdminPortEnd = 1024;  // SCIF_ADMIN_PORT_END
 constexpr uint16_t kFirstAutoPort = 1089; // SCIF_PORT_RSVD + 1
 constexpr int kMaxBacklog = 1024;
 constexpr int kSocketBuffer = 4 << 20;
+// The accepting side writes this one byte to a connection before anything
+// else: the connector's grant. SCIF completes a connect only when the
+// listener accepts it; an AF_UNIX connect completes as soon as it is queued,
+// so the connector waits (polling its fd for readable) for the grant, and a
+// request the listener drops or never accepts (it closed) is refused.
+constexpr uint8_t kGrant = 0x5c;
 
 socklen_t MakeAddress(uid_t uid, uint16_t node, uint16_t port,
                       struct sockaddr_un* addr) {
@@ -161,12 +167,33 @@ class UserEndpoint final : public ProviderEndpoint {
       // Someone who may not serve this port holds the name: never talk to it.
       return -ECONNREFUSED;
     }
-    remote_ = peer;
+    pending_remote_ = peer;
+    awaiting_grant_ = true;
+    return -EINPROGRESS;
+  }
+
+  // Reads the grant (exactly one byte: what follows is the stream).
+  int FinishConnect() override {
+    if (connected_) return 0;
+    if (!awaiting_grant_) return -ENOTCONN;
+    uint8_t grant = 0;
+    ssize_t n;
+    do {
+      n = recv(fd_.Get(), &grant, 1, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -EINPROGRESS;
+    awaiting_grant_ = false;
+    // Closed before accepting us (or dropped us): refused, as SCIF says.
+    if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)) ||
+        (n == 1 && grant != kGrant))
+      return -ECONNREFUSED;
+    if (n < 0) return -errno;
+    remote_ = pending_remote_;
     Connected();
     return 0;
   }
 
-  int FinishConnect() override { return connected_ ? 0 : -ENOTCONN; }
+  bool ConnectWaitsReadable() const override { return awaiting_grant_; }
 
   int Accept(std::unique_ptr<ProviderEndpoint>* out) override {
     if (!listening_) return -EINVAL;
@@ -188,6 +215,13 @@ class UserEndpoint final : public ProviderEndpoint {
       if (!PeerTrusted(fd, false) || !ParseAddress(addr, len, uid_, &remote))
         continue;
       if (remote.node >= config_.nodes) continue;
+      // The grant: the connector's connect completes now. A connector that
+      // has gone already is skipped.
+      ssize_t sent;
+      do {
+        sent = send(fd, &kGrant, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+      } while (sent < 0 && errno == EINTR);
+      if (sent != 1) continue;
       TuneSocket(fd);
       auto ep = std::make_unique<UserEndpoint>(std::move(conn), config_);
       ep->local_ = local_;
@@ -281,6 +315,8 @@ class UserEndpoint final : public ProviderEndpoint {
   uid_t uid_;
   PortId local_;
   PortId remote_;
+  PortId pending_remote_;  // whom a connect awaits the grant of
+  bool awaiting_grant_ = false;
   bool bound_ = false;
   bool listening_ = false;
   bool connected_ = false;

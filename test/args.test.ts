@@ -45,7 +45,8 @@ function cases(server: import('./helpers').Server, socket: import('./helpers').S
     ['port: 1.5', () => scif.connect({ node: 0, port: 1.5 }), RangeError, 'ERR_SOCKET_BAD_PORT'],
     ["port: 'abc'", () => scif.connect({ node: 0, port: 'abc' as never }), RangeError, 'ERR_SOCKET_BAD_PORT'],
     ['port: {}', () => scif.connect({ node: 0, port: {} as never }), TypeError, 'ERR_INVALID_ARG_TYPE'],
-    ['port missing', () => scif.connect({ node: 0 } as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    ['port missing', () => scif.connect({ node: 0 } as never), Error, 'ERR_MISSING_ARGS'],
+    ['no arguments', () => (scif.connect as () => void)(), Error, 'ERR_MISSING_ARGS'],
     ['connect listener not a function', () => scif.connect({ node: 0, port: 2000 }, 'x' as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
     ['connect timeout: -1', () => scif.connect({ node: 0, port: 2000, timeout: -1 }), RangeError, 'ERR_OUT_OF_RANGE'],
     ['connect allowHalfOpen: true', () => scif.connect({ node: 0, port: 2000, allowHalfOpen: true as never }), TypeError, 'ERR_INVALID_ARG_VALUE'],
@@ -65,12 +66,12 @@ function cases(server: import('./helpers').Server, socket: import('./helpers').S
     ["listen(0, backlog 'x')", () => scif.createServer().listen(0, 'x' as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
     ["listen(0, 5, 'x')", () => scif.createServer().listen(0, 5, 'x' as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
     // Methods of a live server and socket
-    ["server.close('x')", () => server.close('x' as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    // (server.close('x') closes and ignores 'x', as net's: net-parity.test.ts.)
     ['server.getConnections()', () => server.getConnections(undefined as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
     ['socket.setTimeout(-1)', () => socket.setTimeout(-1), RangeError, 'ERR_OUT_OF_RANGE'],
     ["socket.setTimeout('x')", () => socket.setTimeout('x' as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
     ["socket.setTimeout(10, 'x')", () => socket.setTimeout(10, 'x' as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
-    ['socket.setTimeout(2 ** 31)', () => socket.setTimeout(2 ** 31), RangeError, 'ERR_OUT_OF_RANGE'],
+    ['socket.setTimeout(Infinity)', () => socket.setTimeout(Infinity), RangeError, 'ERR_OUT_OF_RANGE'],
     ['socket.connect() again', () => socket.connect({ node: 0, port: 2000 }), Error, 'ERR_SOCKET_CONNECTION_ALREADY_ESTABLISHED'],
     ['server.listen() again', () => server.listen(0), Error, 'ERR_SERVER_ALREADY_LISTEN'],
   ];

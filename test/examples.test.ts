@@ -64,4 +64,13 @@ describe('examples', () => {
     expect(r.out).toContain(`${rounds} round trips of 4 bytes through an mmap'ed window`);
     expect(r.code).toBe(0);
   });
+
+  it('http.js: http.createServer and an http.Agent over scif (keep-alive, a large body)', async () => {
+    const r = await run('http.js', [GUEST ? '2' : '8']);
+    expect(r.out).toMatch(/^http over scif on 0:\d+$/m);
+    expect(r.out).toContain('GET /first -> 200 hello from node 0, GET /first');
+    expect(r.out).toContain('keep-alive: second request reused the connection: true');
+    expect(r.out).toMatch(/POST \d+ bytes -> \d+ received, SHA-256 match/);
+    expect(r.code).toBe(0);
+  });
 });
