@@ -367,8 +367,72 @@ static void scif_pending_destroy(struct scif_pending *p)
 	scif_conn_disconnect(p->conn, 1);
 	scif_conn_put(p->conn);
 	scif_port_put(p->node, p->port);
+	put_pid(p->tgid);
 	kfree(p);
 	atomic_dec(&scif_stats.endpoints);
+}
+
+/*
+ * The request at the head of @lis's queue, referenced, with the connector's
+ * port id; requests whose connector gave up are dropped on the way.
+ * Return: 0, -EINVAL (not listening), -EAGAIN (empty).  lis->lock held.
+ */
+static int scif_accept_peek(struct scif_endpt *lis, struct scif_conn **connp,
+			    struct scif_port_id *peer)
+{
+	struct scif_conn *conn;
+	bool live;
+
+	for (;;) {
+		if (lis->state != SCIF_EP_LISTENING)
+			return -EINVAL;
+		conn = list_first_entry_or_null(&lis->reqs, struct scif_conn,
+						link);
+		if (!conn)
+			return -EAGAIN;
+		spin_lock(&conn->lock);
+		live = conn->state == SCIF_CONN_REQUESTED;
+		spin_unlock(&conn->lock);
+		if (live)
+			break;
+		list_del_init(&conn->link);
+		lis->nreq--;
+		scif_conn_put(conn);
+	}
+	kref_get(&conn->ref);
+	*peer = conn->id[0];
+	*connp = conn;
+	return 0;
+}
+
+/*
+ * Grant @conn if it is still the live head of @lis's queue.  Its queue
+ * reference then belongs to the caller.  lis->lock held.
+ */
+static bool scif_accept_grant(struct scif_endpt *lis, struct scif_conn *conn)
+{
+	struct scif_endpt *cep;
+	bool granted;
+
+	if (lis->state != SCIF_EP_LISTENING ||
+	    list_first_entry_or_null(&lis->reqs, struct scif_conn, link) != conn)
+		return false;
+	spin_lock(&conn->lock);
+	granted = conn->state == SCIF_CONN_REQUESTED;
+	if (granted) {
+		WRITE_ONCE(conn->state, SCIF_CONN_ESTABLISHED);
+		cep = rcu_dereference_protected(conn->ep[0],
+						lockdep_is_held(&conn->lock));
+		if (cep)
+			wake_up_interruptible_poll(&cep->wq,
+						   EPOLLOUT | EPOLLWRNORM);
+	}
+	spin_unlock(&conn->lock);
+	if (granted) {
+		list_del_init(&conn->link);
+		lis->nreq--;
+	}
+	return granted;
 }
 
 /**
@@ -376,8 +440,16 @@ static void scif_pending_destroy(struct scif_pending *p)
  * @lis: the listening endpoint
  * @arg: user &struct scifioctl_accept: flags in; peer and endpt out
  *
+ * The handle and the connector's id are written to the caller before
+ * anything changes hands: the id is reserved first, the head request is
+ * looked at, its result copied out, and only then is the request granted
+ * and the pending connection published under the reserved id (if the head
+ * changed meanwhile, it starts over).  A failed copy-out leaves the request
+ * queued for the next ACCEPTREQ: nothing is lost and nothing needs taking
+ * back.
+ *
  * Return: 0 or -EFAULT, -EINVAL (flags, not listening), -EAGAIN (no request
- * and no SCIF_ACCEPT_SYNC), -ERESTARTSYS, -ENOMEM.
+ * and no SCIF_ACCEPT_SYNC), -ERESTARTSYS, -ENOMEM, -EBUSY (no free id).
  */
 int scif_accept_req(struct scif_endpt *lis, struct scifioctl_accept __user *arg)
 {
@@ -396,19 +468,20 @@ int scif_accept_req(struct scif_endpt *lis, struct scifioctl_accept __user *arg)
 	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	if (!p)
 		return -ENOMEM;
+	mutex_lock(&scif_pending_lock);
+	ret = xa_alloc(&scif_pending_ids, &id, NULL, xa_limit_31b, GFP_KERNEL);
+	mutex_unlock(&scif_pending_lock);
+	if (ret) {
+		kfree(p);
+		return ret;
+	}
+	req.endpt = ((u64)scif_handle_cookie << 32) | id;
 
 	for (;;) {
 		mutex_lock(&lis->lock);
-		if (lis->state != SCIF_EP_LISTENING) {
-			ret = -EINVAL;
-			goto unlock;
-		}
-		if (list_empty(&lis->reqs)) {
-			mutex_unlock(&lis->lock);
-			if (!(req.flags & SCIF_ACCEPT_SYNC)) {
-				ret = -EAGAIN;
-				goto out;
-			}
+		ret = scif_accept_peek(lis, &conn, &req.peer);
+		mutex_unlock(&lis->lock);
+		if (ret == -EAGAIN && (req.flags & SCIF_ACCEPT_SYNC)) {
 			ret = wait_event_interruptible(lis->wq,
 				READ_ONCE(lis->nreq) ||
 				READ_ONCE(lis->state) != SCIF_EP_LISTENING);
@@ -416,72 +489,46 @@ int scif_accept_req(struct scif_endpt *lis, struct scifioctl_accept __user *arg)
 				goto out;
 			continue;
 		}
-		conn = list_first_entry(&lis->reqs, struct scif_conn, link);
-		list_del_init(&conn->link);
-		lis->nreq--;
+		if (ret)
+			goto out;
 
-		spin_lock(&conn->lock);
-		granted = conn->state == SCIF_CONN_REQUESTED;
-		if (granted) {
-			struct scif_endpt *cep;
-
-			WRITE_ONCE(conn->state, SCIF_CONN_ESTABLISHED);
-			cep = rcu_dereference_protected(conn->ep[0],
-						lockdep_is_held(&conn->lock));
-			if (cep)
-				wake_up_interruptible_poll(&cep->wq,
-						EPOLLOUT | EPOLLWRNORM);
+		if (copy_to_user(arg, &req, sizeof(req))) {
+			scif_conn_put(conn);
+			ret = -EFAULT;
+			goto out;
 		}
-		spin_unlock(&conn->lock);
+
+		mutex_lock(&lis->lock);
+		granted = scif_accept_grant(lis, conn);
 		if (granted)
 			break;
-		/* The connector gave up; drop the request and look again. */
 		mutex_unlock(&lis->lock);
-		scif_conn_put(conn);
+		scif_conn_put(conn);	/* the head changed: look again */
 	}
 
 	/* conn's queue reference now belongs to the pending endpoint. */
+	scif_conn_put(conn);
 	conn->id[1].node = lis->node->id;
 	conn->id[1].port = lis->port;
 	scif_port_get(lis->node, lis->port);
 	p->node = lis->node;
 	p->port = lis->port;
 	p->conn = conn;
-	p->tgid = current->tgid;
+	p->tgid = get_pid(task_tgid(current));
+	p->id = id;
 	atomic_inc(&scif_stats.endpoints);
-
 	mutex_lock(&scif_pending_lock);
-	ret = xa_alloc(&scif_pending_ids, &id, p, xa_limit_31b, GFP_KERNEL);
-	if (!ret) {
-		p->id = id;
-		list_add_tail(&p->link, &lis->pending);
-	}
+	/* Replaces the reserved entry: no allocation, cannot fail. */
+	xa_store(&scif_pending_ids, id, p, GFP_KERNEL);
+	list_add_tail(&p->link, &lis->pending);
 	mutex_unlock(&scif_pending_lock);
 	mutex_unlock(&lis->lock);
-	if (ret) {
-		scif_pending_destroy(p);
-		return ret;
-	}
-
-	req.peer = conn->id[0];
-	req.endpt = ((u64)scif_handle_cookie << 32) | id;
-	if (copy_to_user(arg, &req, sizeof(req))) {
-		/* Nobody can learn the handle: take it back. */
-		mutex_lock(&scif_pending_lock);
-		if (xa_erase(&scif_pending_ids, id) == p)
-			list_del(&p->link);
-		else
-			p = NULL;
-		mutex_unlock(&scif_pending_lock);
-		if (p)
-			scif_pending_destroy(p);
-		return -EFAULT;
-	}
 	return 0;
 
-unlock:
-	mutex_unlock(&lis->lock);
 out:
+	mutex_lock(&scif_pending_lock);
+	xa_erase(&scif_pending_ids, id);
+	mutex_unlock(&scif_pending_lock);
 	kfree(p);
 	return ret;
 }
@@ -514,7 +561,7 @@ int scif_accept_reg(struct scif_endpt *ep, u64 __user *arg)
 
 	mutex_lock(&scif_pending_lock);
 	p = xa_load(&scif_pending_ids, (u32)handle);
-	if (p && p->tgid == current->tgid && p->node == ep->node) {
+	if (p && p->tgid == task_tgid(current) && p->node == ep->node) {
 		xa_erase(&scif_pending_ids, p->id);
 		list_del(&p->link);
 	} else {
@@ -533,6 +580,7 @@ int scif_accept_reg(struct scif_endpt *ep, u64 __user *arg)
 	spin_unlock(&conn->lock);
 	ep->state = SCIF_EP_CONNECTED;
 	smp_store_release(&ep->dconn, conn);
+	put_pid(p->tgid);
 	kfree(p);
 	atomic_dec(&scif_stats.endpoints);	/* now counted as @ep */
 	ret = 0;

@@ -4,11 +4,14 @@
  *
  * The file offset (vm_pgoff << PAGE_SHIFT) is an offset in the peer's
  * registered address space; the whole mapping must lie in the peer's
- * windows (adjacent windows may be spanned).  PROT_READ needs
- * SCIF_PROT_READ and PROT_WRITE needs SCIF_PROT_WRITE on every window; a
- * mapping of a window without SCIF_PROT_WRITE cannot be mprotect()ed
- * writable.  Only MAP_SHARED mappings are allowed, and they are not
- * inherited by fork() (VM_DONTCOPY).
+ * windows (adjacent windows may be spanned).  Every window must allow
+ * SCIF_PROT_READ, whatever the mapping's own protection (even PROT_NONE,
+ * which mprotect() could upgrade later): a page table entry that can be
+ * written can be read on x86, so a write-only window cannot be mapped.
+ * PROT_WRITE needs SCIF_PROT_WRITE on every window, and a mapping of a
+ * window without it can never be made writable (VM_MAYWRITE is cleared).
+ * Mappings are never executable.  Only MAP_SHARED mappings are allowed, and
+ * they are not inherited by fork() (VM_DONTCOPY).
  *
  * The pinned pages are mapped with remap_pfn_range() (they are usually
  * anonymous pages, which vm_insert_page() refuses).  The mapping holds a
@@ -106,16 +109,17 @@ int scif_mmap(struct scif_endpt *ep, struct vm_area_struct *vma)
 	struct scif_mapping *map;
 	struct scif_conn *conn;
 	struct scif_endpt *peer;
-	vm_flags_t clear = 0;
+	vm_flags_t clear = VM_MAYEXEC;
 	unsigned int i;
-	int prot = 0, ret;
+	int prot, ret;
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EACCES;
 	if (vma->vm_pgoff >= SCIF_OFFSET_END >> PAGE_SHIFT)
 		return -ENXIO;
-	if (vma->vm_flags & VM_READ)
-		prot |= SCIF_PROT_READ;
+	prot = SCIF_PROT_READ;	/* for every mapping: see the top */
 	if (vma->vm_flags & VM_WRITE)
 		prot |= SCIF_PROT_WRITE;
 	ret = scif_ep_live_conn(ep, &conn);

@@ -13,12 +13,21 @@
  *    the calling thread, before the ioctl returns (a CPU copy, or the
  *    dmaengine channel for SYNC without USECPU when there is one);
  *  - otherwise on one of SCIF_NR_CHANS "DMA channels": work items of an
- *    unbound workqueue, each draining its own queue, so requests complete
- *    out of line and in any order.  A channel copies with the dmaengine
- *    DMA_MEMCPY channel when the machine has one, else with the CPU.
- *    An endpoint with SCIF_RMA_MAX_QUEUED RMAs queued already copies the
- *    next ones inline: that bounds the memory (and pinned v* buffers) a
- *    caller can tie up.
+ *    unbound workqueue, so requests complete out of line and in any order.
+ *    A channel copies with the dmaengine DMA_MEMCPY channel when the
+ *    machine has one, else with the CPU.  Each endpoint queues its
+ *    requests on its own list, and the channels serve the endpoints with
+ *    queued requests round-robin, one request at a time: an endpoint with
+ *    a long queue delays another endpoint by at most one request per
+ *    channel, never by its whole queue.  An endpoint with
+ *    SCIF_RMA_MAX_QUEUED RMAs queued already copies the next ones inline:
+ *    that bounds the memory (and pinned v* buffers) a caller can tie up.
+ *
+ * Close: a live process's close waits (killably) until its RMAs complete,
+ * as SCIF's close does.  When the process is dying (it exits, is killed,
+ * or gets killed while it waits), the endpoint's queued RMAs are cancelled
+ * at once and only copies already running are waited for; they stop at
+ * their next check once the connection is reset.
  *
  * SCIF_RMA_ORDERED: the destination's last cache line (or partial line) is
  * written after everything else, behind a write barrier.  SCIF_RMA_USECACHE
@@ -82,16 +91,19 @@ struct scif_rma_req {
 
 /**
  * struct scif_chan - a worker "DMA channel"
- * @lock: protects @queue
- * @queue: requests waiting for this channel
- * @work: drains @queue
+ * @work: serves the endpoints of scif_sched_eps until none is left
  */
 struct scif_chan {
-	spinlock_t lock;
-	struct list_head queue;
 	struct work_struct work;
 };
 
+/*
+ * scif_sched_lock protects every endpoint's ->rma_queue and ->rma_sched and
+ * the list of endpoints with queued requests (round-robin order).  It is
+ * innermost: taken with nothing else held, never around a wake-up.
+ */
+static DEFINE_SPINLOCK(scif_sched_lock);
+static LIST_HEAD(scif_sched_eps);
 static struct scif_chan scif_chans[SCIF_NR_CHANS];
 static atomic_t scif_chan_next;
 static struct workqueue_struct *scif_rma_wq;
@@ -287,19 +299,65 @@ static void scif_rma_complete(struct scif_rma_req *req, int result,
 	kfree(req);
 }
 
+/* The next request: the first of the endpoint whose turn it is. */
+static struct scif_rma_req *scif_sched_next(void)
+{
+	struct scif_rma_req *req = NULL;
+	struct scif_endpt *ep;
+
+	spin_lock(&scif_sched_lock);
+	ep = list_first_entry_or_null(&scif_sched_eps, struct scif_endpt,
+				      rma_sched);
+	if (ep) {
+		req = list_first_entry(&ep->rma_queue, struct scif_rma_req,
+				       qlink);
+		list_del_init(&req->qlink);
+		if (list_empty(&ep->rma_queue))
+			list_del_init(&ep->rma_sched);
+		else
+			list_move_tail(&ep->rma_sched, &scif_sched_eps);
+	}
+	spin_unlock(&scif_sched_lock);
+	return req;
+}
+
+static void scif_sched_add(struct scif_rma_req *req)
+{
+	struct scif_endpt *ep = req->ep;
+
+	spin_lock(&scif_sched_lock);
+	list_add_tail(&req->qlink, &ep->rma_queue);
+	if (list_empty(&ep->rma_sched))
+		list_add_tail(&ep->rma_sched, &scif_sched_eps);
+	spin_unlock(&scif_sched_lock);
+	queue_work(scif_rma_wq,
+		   &scif_chans[(unsigned int)atomic_inc_return(&scif_chan_next) %
+			       SCIF_NR_CHANS].work);
+}
+
+/* Complete every queued (not running) request of @ep with -ECONNRESET. */
+static void scif_rma_cancel(struct scif_endpt *ep)
+{
+	struct scif_rma_req *req, *tmp;
+	LIST_HEAD(gone);
+
+	spin_lock(&scif_sched_lock);
+	list_splice_init(&ep->rma_queue, &gone);
+	list_del_init(&ep->rma_sched);
+	spin_unlock(&scif_sched_lock);
+	list_for_each_entry_safe(req, tmp, &gone, qlink) {
+		list_del_init(&req->qlink);
+		scif_rma_complete(req, -ECONNRESET, true);
+	}
+}
+
 static void scif_chan_work(struct work_struct *work)
 {
-	struct scif_chan *ch = container_of(work, struct scif_chan, work);
 	struct scif_rma_req *req;
 	int ret;
 
 	for (;;) {
-		spin_lock(&ch->lock);
-		req = list_first_entry_or_null(&ch->queue, struct scif_rma_req,
-					       qlink);
-		if (req)
-			list_del(&req->qlink);
-		spin_unlock(&ch->lock);
+		req = scif_sched_next();
 		if (!req)
 			break;
 		if (smp_load_acquire(&req->conn->closed))
@@ -388,7 +446,6 @@ int scif_ioctl_copy(struct scif_endpt *ep, unsigned int cmd,
 	struct scif_rma_req *req;
 	struct scifioctl_copy c;
 	struct scif_conn *conn;
-	struct scif_chan *ch;
 	int ret;
 
 	if (copy_from_user(&c, arg, SCIF_COPY_USIZE))
@@ -423,12 +480,7 @@ int scif_ioctl_copy(struct scif_endpt *ep, unsigned int cmd,
 		scif_rma_complete(req, ret, false);
 		return ret;
 	}
-	ch = &scif_chans[(unsigned int)atomic_inc_return(&scif_chan_next) %
-			 SCIF_NR_CHANS];
-	spin_lock(&ch->lock);
-	list_add_tail(&req->qlink, &ch->queue);
-	spin_unlock(&ch->lock);
-	queue_work(scif_rma_wq, &ch->work);
+	scif_sched_add(req);
 	return 0;
 }
 
@@ -483,24 +535,32 @@ static void scif_rma_close(struct scif_endpt *ep)
  * scif_rma_quiesce() - stop new RMAs and let those in flight complete
  * @ep: the endpoint (flush: its owner closes it)
  *
- * Wakes FENCE_WAIT callers.  The wait for in-flight RMAs is killable: a
- * dying process goes on to disconnect, which cancels them.
+ * Wakes FENCE_WAIT callers.  A live caller waits for the RMAs in flight,
+ * killably.  A dying one (exiting: its SIGKILL, if any, is already
+ * consumed, so a killable wait would not end) or one killed while waiting
+ * cancels the queued RMAs instead; the disconnect that follows stops the
+ * running ones.
  */
 void scif_rma_quiesce(struct scif_endpt *ep)
 {
 	scif_rma_close(ep);
-	if (wait_event_killable(ep->rma_wq, scif_rma_idle(ep)))
+	if (!(current->flags & PF_EXITING) &&
+	    !wait_event_killable(ep->rma_wq, scif_rma_idle(ep)))
 		return;
+	scif_rma_cancel(ep);
 }
 
 /**
  * scif_rma_drain() - wait until no RMA of @ep is in flight
- * @ep: the endpoint (release; the connection is already reset, so queued
- *	RMAs are cancelled and running ones stop soon)
+ * @ep: the endpoint (release; the connection is already reset, so running
+ *	RMAs stop soon)
+ *
+ * Queued RMAs are cancelled, not waited for behind other endpoints' work.
  */
 void scif_rma_drain(struct scif_endpt *ep)
 {
 	scif_rma_close(ep);
+	scif_rma_cancel(ep);
 	wait_event(ep->rma_wq, scif_rma_idle(ep));
 }
 
@@ -515,11 +575,8 @@ int scif_rma_init(void)
 	struct dma_chan *chan;
 	int i;
 
-	for (i = 0; i < SCIF_NR_CHANS; i++) {
-		spin_lock_init(&scif_chans[i].lock);
-		INIT_LIST_HEAD(&scif_chans[i].queue);
+	for (i = 0; i < SCIF_NR_CHANS; i++)
 		INIT_WORK(&scif_chans[i].work, scif_chan_work);
-	}
 	scif_rma_wq = alloc_workqueue("scif_dma", WQ_UNBOUND, SCIF_NR_CHANS);
 	if (!scif_rma_wq)
 		return -ENOMEM;

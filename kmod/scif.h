@@ -82,6 +82,8 @@
 #include "scif_api.h"
 
 struct scif_endpt;
+struct user_struct;
+struct page;
 
 /**
  * struct scif_port - one bound port of a node
@@ -200,6 +202,9 @@ enum scif_ep_state {
  * @rma_closing: the endpoint is closing: no new RMAs
  * @rma_cancelled: an asynchronous RMA failed or was cancelled
  * @rma_wq: fence waiters and the drain at close
+ * @rma_queue: RMAs waiting for a channel (rma.c's scheduler lock)
+ * @rma_sched: entry in the scheduler's round-robin list while @rma_queue
+ *	is not empty (rma.c's scheduler lock)
  */
 struct scif_endpt {
 	struct kref ref;
@@ -233,6 +238,8 @@ struct scif_endpt {
 	bool rma_closing;
 	bool rma_cancelled;
 	wait_queue_head_t rma_wq;
+	struct list_head rma_queue;
+	struct list_head rma_sched;
 };
 
 /**
@@ -244,7 +251,12 @@ struct scif_endpt {
  * @nr_pages: number of pinned pages
  * @prot: SCIF_PROT_READ and/or SCIF_PROT_WRITE
  * @temp: a v* call's buffer (not counted in debugfs "windows")
- * @mm: the mm whose pinned_vm accounts the pages (mmgrab), or NULL
+ * @live: registered and visible: REG has delivered its offset.  Until then
+ *	the window only reserves its offsets; lookups, UNREG and mmap do not
+ *	see it (under the endpoint's rma_lock)
+ * @pinned: @pages holds pinned pages (to unpin at release)
+ * @charged: @nr_pages are charged (scif_pin_charge())
+ * @user: the user the pages are charged to (referenced), or NULL
  * @pages: the pinned pages
  */
 struct scif_window {
@@ -254,7 +266,10 @@ struct scif_window {
 	u64 nr_pages;
 	int prot;
 	bool temp;
-	struct mm_struct *mm;
+	bool live;
+	bool pinned;
+	bool charged;
+	struct user_struct *user;
 	struct page **pages;
 };
 
@@ -275,7 +290,8 @@ struct scif_range {
 /**
  * struct scif_pending - an accepted connection not yet claimed by ACCEPTREG
  * @id: the id in scif_pending_ids
- * @tgid: the process that accepted it (only it may claim it)
+ * @tgid: the process that accepted it (only it may claim it; referenced,
+ *	so a later process with the same pid is not it)
  * @node: node of the listener
  * @port: the listener's port (a port reference is held)
  * @conn: the connection (a reference), side 1
@@ -283,7 +299,7 @@ struct scif_range {
  */
 struct scif_pending {
 	u32 id;
-	pid_t tgid;
+	struct pid *tgid;
 	struct scif_node *node;
 	u16 port;
 	struct scif_conn *conn;
@@ -375,6 +391,10 @@ int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
 int scif_range_pin_user(unsigned long addr, u64 len, bool write,
 			struct scif_range *r);
 void scif_range_put(struct scif_range *r);
+int scif_pin_charge(u64 nr_pages, struct user_struct **userp);
+void scif_pin_uncharge(u64 nr_pages, struct user_struct *user);
+int scif_pin_user(struct page **pages, u64 nr_pages, unsigned long start,
+		  bool write, bool longterm);
 int scif_rma_init(void);
 void scif_rma_exit(void);
 void scif_rma_quiesce(struct scif_endpt *ep);

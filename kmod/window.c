@@ -2,10 +2,10 @@
 /*
  * window.c - registered windows (SCIF_REG, SCIF_UNREG) and ranges.
  *
- * REG pins whole pages of the caller (FOLL_LONGTERM, and FOLL_WRITE when the
- * window is writable, since RMAs and the peer's mmap may write to it) and
- * accounts them in the caller's mm->pinned_vm against RLIMIT_MEMLOCK unless
- * it has CAP_IPC_LOCK (-EAGAIN when over).  Without SCIF_MAP_FIXED the
+ * REG charges and pins whole pages of the caller (pin.c: FOLL_LONGTERM, the
+ * user's RLIMIT_MEMLOCK and the module-wide max_pinned_pages; -EAGAIN when
+ * over), then reserves the window's offsets, writes the offset back to the
+ * caller and only then makes the window visible.  Without SCIF_MAP_FIXED the
  * window goes to the first free range at or above the suggested offset (or
  * above 0).  UNREG removes whole windows only; a window then lives on until
  * the RMAs, fence signals and mmaps that use it let go of it.  Its offsets
@@ -16,14 +16,10 @@
  * including those of v* calls).
  */
 #include <linux/mm.h>
-#include <linux/sched/mm.h>
-#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "scif.h"
-
-#define SCIF_PIN_BATCH	512	/* pages per pin_user_pages_fast() call */
 
 /**
  * scif_ep_rma_init() - initialize the RMA fields of a new endpoint
@@ -37,6 +33,8 @@ void scif_ep_rma_init(struct scif_endpt *ep)
 	INIT_LIST_HEAD(&ep->rma_reqs);
 	INIT_LIST_HEAD(&ep->rma_signals);
 	init_waitqueue_head(&ep->rma_wq);
+	INIT_LIST_HEAD(&ep->rma_queue);
+	INIT_LIST_HEAD(&ep->rma_sched);
 }
 
 /**
@@ -65,35 +63,15 @@ static u64 scif_window_len(const struct scif_window *w)
 	return w->nr_pages << PAGE_SHIFT;
 }
 
-static struct scif_window *scif_window_alloc(u64 nr_pages)
-{
-	struct scif_window *w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
-
-	if (!w)
-		return NULL;
-	w->pages = kvcalloc(nr_pages, sizeof(*w->pages),
-			    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!w->pages) {
-		kfree(w);
-		return NULL;
-	}
-	kref_init(&w->ref);
-	INIT_LIST_HEAD(&w->link);
-	w->nr_pages = nr_pages;
-	return w;
-}
-
 static void scif_window_release(struct kref *ref)
 {
 	struct scif_window *w = container_of(ref, struct scif_window, ref);
 
-	unpin_user_pages_dirty_lock(w->pages, w->nr_pages,
-				    w->prot & SCIF_PROT_WRITE);
-	atomic_sub(w->nr_pages, &scif_stats.pinned_pages);
-	if (w->mm) {
-		atomic64_sub(w->nr_pages, &w->mm->pinned_vm);
-		mmdrop(w->mm);
-	}
+	if (w->pinned)
+		unpin_user_pages_dirty_lock(w->pages, w->nr_pages,
+					    w->prot & SCIF_PROT_WRITE);
+	if (w->charged)
+		scif_pin_uncharge(w->nr_pages, w->user);
 	if (!w->temp)
 		atomic_dec(&scif_stats.windows);
 	kvfree(w->pages);
@@ -105,35 +83,44 @@ static void scif_window_put(struct scif_window *w)
 	kref_put(&w->ref, scif_window_release);
 }
 
-/* Pin @nr pages from @start into @w->pages; all or nothing. */
-static int scif_window_pin(struct scif_window *w, unsigned long start,
-			   unsigned int gup)
+/*
+ * A window of @nr_pages pinned pages from @start: charged first, so that
+ * nothing is allocated for a request over the caller's limits.
+ */
+static int scif_window_create(unsigned long start, u64 nr_pages, int prot,
+			      bool temp, struct scif_window **wp)
 {
-	u64 done = 0;
-	int n;
+	struct scif_window *w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
+	int ret;
 
-	while (done < w->nr_pages) {
-		if (fatal_signal_pending(current)) {
-			n = -EINTR;
-			goto fail;
-		}
-		n = pin_user_pages_fast(start + (done << PAGE_SHIFT),
-					min_t(u64, w->nr_pages - done,
-					      SCIF_PIN_BATCH),
-					gup, w->pages + done);
-		if (n <= 0) {
-			n = n ? n : -EFAULT;
-			goto fail;
-		}
-		done += n;
-		cond_resched();
-	}
-	atomic_add(w->nr_pages, &scif_stats.pinned_pages);
+	if (!w)
+		return -ENOMEM;
+	kref_init(&w->ref);
+	INIT_LIST_HEAD(&w->link);
+	w->nr_pages = nr_pages;
+	w->prot = prot;
+	w->temp = temp;
+	if (!temp)
+		atomic_inc(&scif_stats.windows);
+	ret = scif_pin_charge(nr_pages, &w->user);
+	if (ret)
+		goto fail;
+	w->charged = true;
+	ret = -ENOMEM;
+	w->pages = kvcalloc(nr_pages, sizeof(*w->pages),
+			    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!w->pages)
+		goto fail;
+	ret = scif_pin_user(w->pages, nr_pages, start, prot & SCIF_PROT_WRITE,
+			    !temp);
+	if (ret)
+		goto fail;
+	w->pinned = true;
+	*wp = w;
 	return 0;
 fail:
-	if (done)
-		unpin_user_pages(w->pages, done);
-	return n;
+	scif_window_put(w);
+	return ret;
 }
 
 /**
@@ -158,42 +145,34 @@ void scif_range_put(struct scif_range *r)
  * @write: the RMA writes into the buffer
  * @r: the range to fill
  *
- * The pages are pinned short-term (not accounted against RLIMIT_MEMLOCK)
- * in a temporary window that is not part of any registered space.
+ * The pages are pinned short-term in a temporary window that is not part
+ * of any registered space, and charged like a window's (see pin.c) until
+ * the RMA completes.
  *
- * Return: 0, -EFAULT, -ENOMEM or -EINTR.
+ * Return: 0, -EFAULT, -EAGAIN (limits), -ENOMEM or -EINTR.
  */
 int scif_range_pin_user(unsigned long addr, u64 len, bool write,
 			struct scif_range *r)
 {
 	unsigned long base = addr & PAGE_MASK;
 	struct scif_window *w;
-	u64 nr;
 	int ret;
 
 	if (addr + len < addr || addr + len > TASK_SIZE)
 		return -EFAULT;
-	nr = (PAGE_ALIGN(addr + len) - base) >> PAGE_SHIFT;
 	r->wins = kmalloc(sizeof(*r->wins), GFP_KERNEL);
 	if (!r->wins)
 		return -ENOMEM;
-	w = scif_window_alloc(nr);
-	if (!w) {
-		kfree(r->wins);
-		r->wins = NULL;
-		return -ENOMEM;
-	}
-	w->temp = true;
-	w->offset = base;
-	w->prot = write ? SCIF_PROT_WRITE | SCIF_PROT_READ : SCIF_PROT_READ;
-	ret = scif_window_pin(w, base, write ? FOLL_WRITE : 0);
+	ret = scif_window_create(base,
+				 (PAGE_ALIGN(addr + len) - base) >> PAGE_SHIFT,
+				 write ? SCIF_PROT_WRITE | SCIF_PROT_READ :
+				 SCIF_PROT_READ, true, &w);
 	if (ret) {
-		kvfree(w->pages);
-		kfree(w);
 		kfree(r->wins);
 		r->wins = NULL;
 		return ret;
 	}
+	w->offset = base;
 	r->wins[0] = w;
 	r->nwins = 1;
 	r->off = addr - base;
@@ -210,7 +189,7 @@ static struct scif_window *scif_window_find(struct scif_endpt *ep, s64 off)
 		if (w->offset > off)
 			break;
 		if (off - w->offset < scif_window_len(w))
-			return w;
+			return w->live ? w : NULL;
 	}
 	return NULL;
 }
@@ -255,7 +234,7 @@ int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
 		if (list_is_last(&w->link, &ep->windows))
 			goto out;
 		w = list_next_entry(w, link);
-		if (w->offset != list_prev_entry(w, link)->offset +
+		if (!w->live || w->offset != list_prev_entry(w, link)->offset +
 		    (s64)scif_window_len(list_prev_entry(w, link)))
 			goto out;
 	}
@@ -342,24 +321,6 @@ static int scif_window_insert(struct scif_endpt *ep, struct scif_window *w,
 	return 0;
 }
 
-/* Account @nr pinned pages to the caller: -EAGAIN over RLIMIT_MEMLOCK. */
-static int scif_account(struct scif_window *w)
-{
-	struct mm_struct *mm = current->mm;
-	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-
-	if (!mm)
-		return -EINVAL;
-	if (atomic64_add_return(w->nr_pages, &mm->pinned_vm) > limit &&
-	    !capable(CAP_IPC_LOCK)) {
-		atomic64_sub(w->nr_pages, &mm->pinned_vm);
-		return -EAGAIN;
-	}
-	mmgrab(mm);
-	w->mm = mm;
-	return 0;
-}
-
 /**
  * scif_ioctl_reg() - SCIF_REG
  * @ep: the endpoint
@@ -404,42 +365,37 @@ int scif_ioctl_reg(struct scif_endpt *ep, struct scifioctl_reg __user *arg)
 			return ret;
 	}
 
-	w = scif_window_alloc(reg.len >> PAGE_SHIFT);
-	if (!w)
-		return -ENOMEM;
-	w->prot = reg.prot;
-	ret = scif_account(w);
+	ret = scif_window_create(reg.addr, reg.len >> PAGE_SHIFT, reg.prot,
+				 false, &w);
 	if (ret)
-		goto free;
-	ret = scif_window_pin(w, reg.addr, FOLL_LONGTERM |
-			      (reg.prot & SCIF_PROT_WRITE ? FOLL_WRITE : 0));
-	if (ret)
-		goto unaccount;
-	atomic_inc(&scif_stats.windows);
+		return ret;
 
+	/*
+	 * The window goes in the list (which owns the creation reference) but
+	 * stays invisible until the caller has its offset: a failed copy-out
+	 * then takes back a window nobody else can have used.  Teardown may
+	 * still take it from the list meanwhile: hold our own reference.
+	 */
 	mutex_lock(&ep->rma_lock);
 	ret = ep->rma_closed ? -ECONNRESET :
 		scif_window_insert(ep, w, reg.offset, fixed);
+	if (!ret)
+		kref_get(&w->ref);
 	mutex_unlock(&ep->rma_lock);
 	if (ret) {
 		scif_window_put(w);
 		return ret;
 	}
-	if (put_user(w->offset, &arg->out_offset)) {
-		mutex_lock(&ep->rma_lock);
-		list_del(&w->link);
-		mutex_unlock(&ep->rma_lock);
-		scif_window_put(w);
-		return -EFAULT;
+	ret = put_user(w->offset, &arg->out_offset);
+	mutex_lock(&ep->rma_lock);
+	if (!ret) {
+		w->live = true;
+	} else if (!ep->rma_closed) {
+		list_del_init(&w->link);
+		scif_window_put(w);	/* the list's; ours is still held */
 	}
-	return 0;
-
-unaccount:
-	atomic64_sub(w->nr_pages, &w->mm->pinned_vm);
-	mmdrop(w->mm);
-free:
-	kvfree(w->pages);
-	kfree(w);
+	mutex_unlock(&ep->rma_lock);
+	scif_window_put(w);
 	return ret;
 }
 
@@ -479,7 +435,7 @@ int scif_ioctl_unreg(struct scif_endpt *ep, struct scifioctl_unreg __user *arg)
 
 		if (w->offset >= end)
 			break;
-		if (wend <= u.offset)
+		if (wend <= u.offset || !w->live)
 			continue;
 		if (w->offset < u.offset || wend > end) {
 			ret = -EINVAL;
@@ -490,7 +446,7 @@ int scif_ioctl_unreg(struct scif_endpt *ep, struct scifioctl_unreg __user *arg)
 		list_for_each_entry_safe(w, tmp, &ep->windows, link) {
 			if (w->offset >= end)
 				break;
-			if (w->offset >= u.offset)
+			if (w->offset >= u.offset && w->live)
 				list_move_tail(&w->link, &gone);
 		}
 		if (list_empty(&gone))

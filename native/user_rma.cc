@@ -678,7 +678,9 @@ int UserRma::Mmap(int64_t roffset, uint64_t len, int prot, void** out) {
   int rc = AttachPeer();
   if (rc < 0) return rc;
   std::vector<Span> spans;
-  rc = Resolve(peer_, roffset, len, prot, &spans);
+  // Every mapping needs the window's read permission: a writable page can
+  // always be read (as in scif.ko, where x86 has no write-only pages).
+  rc = Resolve(peer_, roffset, len, prot | kProtRead, &spans);
   if (rc < 0) return rc;
   if (spans.size() != 1) return -ENXIO;  // one window at a time
   RmaEntry& e = peer_->entries[spans[0].index];

@@ -140,6 +140,34 @@ describe('mmap of a peer window (two processes)', () => {
     await peer.exit();
   });
 
+  it("a window's protection bounds every mapping of it: no read without 'r', no write without 'w'", async () => {
+    const { peer, local } = await peerPair();
+    const wo = await peer.call('register', { pages: 1, prot: 'w' });
+    const ro = await peer.call('register', { pages: 1, prot: 'r', fill: b64(pattern(13, PAGE)) });
+    // A write-only window cannot be mapped at all (x86 has no write-only pages).
+    for (const prot of ['w', 'rw', 'r'] as const) {
+      let code: unknown;
+      try {
+        local.mmap(wo.offset, PAGE, { prot });
+      } catch (e) {
+        code = (e as NodeJS.ErrnoException).code;
+      }
+      expect(code, `mmap prot '${prot}' of a write-only window`).toBe('EACCES');
+    }
+    // A read-only window maps for reading only.
+    let code: unknown;
+    try {
+      local.mmap(ro.offset, PAGE, { prot: 'rw' });
+    } catch (e) {
+      code = (e as NodeJS.ErrnoException).code;
+    }
+    expect(code).toBe('EACCES');
+    const m = local.mmap(ro.offset, PAGE, { prot: 'r' });
+    expect(Buffer.compare(m.buffer, pattern(13, PAGE))).toBe(0);
+    m.unmap();
+    await peer.exit();
+  });
+
   it('the owner sees the mapper\'s stores by watching its memory', async () => {
     const { peer, local } = await peerPair();
     const mem = scif.alloc(PAGE);
