@@ -276,6 +276,9 @@ export class Socket extends Duplex {
     if (this.write !== Socket.prototype.write) delete (this as { write?: unknown }).write;
     (this as unknown as { _undestroy(): void })._undestroy();
     this.#ep = null;
+    // Counters are per connection, as net's.
+    this.bytesRead = 0;
+    this.#bytesWritten = 0;
     this.#polling = -1;
     this.#wantRead = false;
     this.#pending = null;

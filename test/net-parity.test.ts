@@ -131,13 +131,15 @@ const scripts: Record<string, Script> = {
     let rounds = 0;
     const done = new Promise<void>((resolve) => {
       c.on('close', () => {
-        log.push(`pending:${c.pending} destroyed:${c.destroyed}`);
+        log.push(`pending:${c.pending} destroyed:${c.destroyed} bytesRead:${c.bytesRead} bytesWritten:${c.bytesWritten}`);
         if (++rounds < 2) c.connect(T.addr(server));
         else resolve();
       });
     });
     c.connect(T.addr(server));
-    await within(done, bound(30_000), 'two rounds');
+    await within(done, bound(10_000), 'two rounds').catch((err: Error) => {
+      throw new Error(`${T.name}: ${err.message}: ${JSON.stringify(log)}`);
+    });
     await closeServer(server);
     return { log, connections, ended: c.destroyed };
   },
