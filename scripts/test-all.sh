@@ -3,10 +3,11 @@
 # that sums them all:
 #   build  - the addon (warnings are errors) and the TypeScript
 #   host   - the conformance suite on the user provider, on this machine
+#   pack   - npm pack, publint, attw, install without a compiler, the echo example
 #   kmod   - scif.ko's selftests and fuzzer in a qemu guest, on 6.1 and 6.12
 #   guest  - the conformance suite on the kernel provider in the guest, both kernels
 # A stage whose tools are missing fails; nothing is skipped.
-# Usage: scripts/test-all.sh [--fuzz-seconds N] [--only host|kmod|guest]...
+# Usage: scripts/test-all.sh [--fuzz-seconds N] [--only host|pack|kmod|guest]...
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -53,6 +54,7 @@ build() {
 
 stage build build
 if want host; then stage host node scripts/vitest-run.js host; fi
+if want pack; then stage pack bash scripts/pack-test.sh; fi
 if want kmod; then stage kmod bash test/guest/kmod-suite.sh --fuzz-seconds "$FUZZ"; fi
 if want guest; then stage guest bash test/guest/vm-suite.sh; fi
 
