@@ -34,11 +34,11 @@ if (($(cat /sys/kernel/debug/scif/nodes) < 2)); then
 fi
 
 build=$here/build
-if [[ ! -x $build/scif_fuzz || ! -x $build/scif_basic || ! -x $build/scif_rma || ! -x $build/scif_compat32 ]]; then
+if [[ ! -x $build/scif_fuzz || ! -x $build/scif_harden || ! -x $build/scif_basic || ! -x $build/scif_rma || ! -x $build/scif_compat32 ]]; then
     make -s -C "$here" >/dev/null || { fail "build: make -C kmod/tests"; echo "$passed passed, $failed failed"; exit 1; }
 fi
 
-for prog in scif_basic scif_msg scif_kill scif_rma; do
+for prog in scif_basic scif_msg scif_kill scif_rma scif_harden; do
     out=$(mktemp)
     "$build/$prog" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
@@ -57,11 +57,20 @@ passed=$((passed + p)) failed=$((failed + f))
 if ((rc != 0 && f == 0)); then fail "scif_compat32 exited with status $rc"; fi
 rm -f "$out"
 
+# The fuzzer: half the time as root, half as uid 65534 (small RLIMIT_MEMLOCK).
 if ((fuzz_seconds > 0)); then
-    if "$build/scif_fuzz" "$fuzz_seconds" "$fuzz_threads"; then
-        echo "ok - scif_fuzz $fuzz_seconds s"; passed=$((passed + 1))
+    priv=$(((fuzz_seconds + 1) / 2)) unpriv=$((fuzz_seconds / 2))
+    if "$build/scif_fuzz" "$priv" "$fuzz_threads"; then
+        echo "ok - scif_fuzz $priv s"; passed=$((passed + 1))
     else
-        fail "scif_fuzz $fuzz_seconds s"
+        fail "scif_fuzz $priv s"
+    fi
+    if ((unpriv > 0)); then
+        if "$build/scif_fuzz" --unpriv "$unpriv" "$fuzz_threads"; then
+            echo "ok - scif_fuzz --unpriv $unpriv s"; passed=$((passed + 1))
+        else
+            fail "scif_fuzz --unpriv $unpriv s"
+        fi
     fi
 fi
 
