@@ -245,6 +245,8 @@ static void scif_link_scan(struct scif_link *l, u32 n)
 		/* a new qemu: the fabric zeroed the queues (scif_wire.h) */
 		scif_link_set_down(l, n, "restarted");
 		p->incarnation = inc;
+		rmb();	/* the fabric writes the new peer id before the incarnation */
+		p->doorbell_id = ioread16(l->shm + NODE_OFF(n, doorbell_id));
 		p->rx_tail = 0;
 		p->tx_head = 0;
 		p->broken = false;

@@ -97,7 +97,9 @@
 /**
  * struct scif_wire_node - one entry of the node table (64 bytes)
  * @node_id: SCIF node id; equals the entry's index (host 0, cards 1..N)
- * @doorbell_id: the node's ivshmem peer id (its IVPosition)
+ * @doorbell_id: the node's ivshmem peer id (its IVPosition); new at each
+ *	connection (qemu 7.2 must never see a departed peer id again), written
+ *	before @incarnation is bumped; re-read when the incarnation changes
  * @fabric_state: SCIF_WIRE_NODE_*, written by the fabric
  * @incarnation: bumped by the fabric at each connection of the node
  * @aperture_pci: (bus << 8) | devfn (domain 0) of the ivshmem-plain device

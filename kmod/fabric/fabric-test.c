@@ -84,7 +84,7 @@ struct client {
 };
 
 /* The greeting of a new client: version, id, shm, peers, own eventfds. */
-static void greet(struct client *c, int node, int npeers, int peer)
+static void greet(struct client *c, int node, int myid, int npeers, int peer)
 {
 	int64_t v;
 	int fd, ok;
@@ -93,8 +93,8 @@ static void greet(struct client *c, int node, int npeers, int peer)
 	CHECK(c->sock >= 0, "connect to node %d", node);
 	ok = !recv_msg(c->sock, &v, &fd) && v == 0 && fd < 0;
 	CHECK(ok, "protocol version 0 (got %lld)", (long long)v);
-	ok = !recv_msg(c->sock, &c->id, &fd) && c->id == node && fd < 0;
-	CHECK(ok, "id %d (got %lld)", node, (long long)c->id);
+	ok = !recv_msg(c->sock, &c->id, &fd) && c->id == myid && fd < 0;
+	CHECK(ok, "id %d (got %lld)", myid, (long long)c->id);
 	ok = !recv_msg(c->sock, &v, &c->shm) && v == -1 && c->shm >= 0;
 	CHECK(ok, "-1 with the shm fd");
 	c->peer_efd = -1;
@@ -103,7 +103,7 @@ static void greet(struct client *c, int node, int npeers, int peer)
 		CHECK(ok, "peer %d's eventfd (got %lld fd %d)", peer, (long long)v, fd);
 		c->peer_efd = fd;
 	}
-	ok = !recv_msg(c->sock, &v, &c->own[0]) && v == node && c->own[0] >= 0;
+	ok = !recv_msg(c->sock, &v, &c->own[0]) && v == myid && c->own[0] >= 0;
 	CHECK(ok, "own eventfd");
 }
 
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 
-	greet(&a, 0, 0, -1);
+	greet(&a, 0, 0, 0, -1);
 	h = mmap(NULL, SCIF_WIRE_REGION_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, a.shm, 0);
 	CHECK(h != MAP_FAILED, "mmap of the control region");
 	if (h == MAP_FAILED)
@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 	CHECK(le16toh(h->max_nodes) == SCIF_WIRE_MAX_NODES, "max_nodes");
 	CHECK(le32toh(h->region_bytes) == SCIF_WIRE_REGION_BYTES, "region_bytes");
 	CHECK(le32toh(h->node[0].fabric_state) == SCIF_WIRE_NODE_PRESENT, "node 0 present");
+	CHECK(le16toh(h->node[0].doorbell_id) == 0, "node 0 peer id 0");
 	CHECK(le32toh(h->node[0].incarnation) == 1, "node 0 incarnation 1");
 	CHECK(le32toh(h->node[0].aperture_pci) == SCIF_WIRE_NO_APERTURE, "node 0 no aperture");
 	CHECK(le32toh(h->node[1].fabric_state) == SCIF_WIRE_NODE_ABSENT, "node 1 absent");
@@ -159,7 +160,7 @@ int main(int argc, char **argv)
 	/* a queue entry written by 0 survives while 1 is absent; 1's join zeroes it */
 	((uint8_t *)h)[SCIF_WIRE_QUEUE_OFF + SCIF_WIRE_QUEUE_STRIDE] = 0x5a;
 
-	greet(&b, 1, 1, 0);
+	greet(&b, 1, 1, 1, 0);
 	CHECK(!recv_msg(a.sock, &v, &fd) && v == 1 && fd >= 0, "node 0 told of node 1's eventfd");
 	CHECK(readable(a.own[0], 1000), "node 0's doorbell rang on the join");
 	CHECK(read(a.own[0], &cnt, 8) == 8, "read the doorbell");
@@ -185,9 +186,10 @@ int main(int argc, char **argv)
 	CHECK(le32toh(h->node[1].kmod_state) == SCIF_WIRE_KMOD_DOWN, "node 1 kmod down");
 
 	/* and comes back with a new incarnation */
-	greet(&b2, 1, 1, 0);
+	greet(&b2, 1, 2, 1, 0);
 	CHECK(le32toh(h->node[1].incarnation) == 2, "node 1 incarnation 2");
-	CHECK(!recv_msg(a.sock, &v, &fd) && v == 1 && fd >= 0, "node 0 told of the new node 1");
+	CHECK(le16toh(h->node[1].doorbell_id) == 2, "node 1's new peer id in the table");
+	CHECK(!recv_msg(a.sock, &v, &fd) && v == 2 && fd >= 0, "node 0 told of the new node 1 (peer id 2)");
 	close(b2.sock);
 	close(a.sock);
 out:

@@ -5,7 +5,8 @@
  * region (kmod/scif_wire.h).
  *
  * Each node has its own unix socket; the qemu that connects to node N's
- * socket is node N (its ivshmem peer id is N).  The server side of qemu's
+ * socket is node N.  Its ivshmem peer id (written to node[N].doorbell_id)
+ * is new at every connection: ids are never reused.  The server side of qemu's
  * ivshmem protocol (docs/specs/ivshmem-spec in qemu): every message is an
  * 8-byte little-endian number, optionally with one fd by SCM_RIGHTS.  To a
  * new client: 0 (protocol version), its id, -1 with the shared-memory fd,
@@ -50,6 +51,7 @@ struct node {
 	char sock_path[108];
 	int lfd;			/* listening socket */
 	int cfd;			/* connected qemu, -1 if none */
+	int peer_id;			/* its ivshmem peer id (doorbell id) */
 	int efd[MAX_VEC];		/* its eventfds */
 	uint32_t aperture_pci;
 	uint64_t aperture_bytes;
@@ -62,6 +64,11 @@ static int shm_fd = -1;
 static struct scif_wire_hdr *hdr;
 static uint8_t *region;
 static volatile sig_atomic_t stop;
+/*
+ * ivshmem peer ids are never reused: qemu (7.2) frees a departed peer's
+ * eventfd array and would write into freed memory if the same id came back.
+ */
+static int next_peer_id;
 
 static void say(const char *fmt, ...)
 {
@@ -170,7 +177,7 @@ static void drop_client(int id)
 	e->kmod_state = htole32(SCIF_WIRE_KMOD_DOWN);
 	bump_gen();
 	for (int j = 0; j < SCIF_WIRE_MAX_NODES; j++)
-		if (nodes[j].cfd >= 0 && send_msg(nodes[j].cfd, id, -1))
+		if (nodes[j].cfd >= 0 && send_msg(nodes[j].cfd, n->peer_id, -1))
 			say("telling node %d that %d left failed", j, id);
 	ring_others(id);
 	say("node %d left", id);
@@ -195,7 +202,11 @@ static void accept_client(int id)
 		if (n->efd[v] < 0)
 			die("eventfd: %s", strerror(errno));
 	}
+	if (next_peer_id > 0xffff)
+		die("out of ivshmem peer ids");
 	n->cfd = fd;
+	n->peer_id = next_peer_id++;
+	e->doorbell_id = htole16(n->peer_id);
 	/* a fresh incarnation: queues restart at 0, the kernel is not up yet */
 	reset_queues(id);
 	e->kmod_state = htole32(SCIF_WIRE_KMOD_DOWN);
@@ -205,26 +216,27 @@ static void accept_client(int id)
 	bump_gen();
 
 	ok &= !send_msg(fd, 0, -1);		/* protocol version */
-	ok &= !send_msg(fd, id, -1);		/* its id */
+	ok &= !send_msg(fd, n->peer_id, -1);	/* its id */
 	ok &= !send_msg(fd, -1, shm_fd);	/* the shared memory */
 	for (int j = 0; j < SCIF_WIRE_MAX_NODES; j++) {
 		if (j == id || nodes[j].cfd < 0)
 			continue;
 		for (int v = 0; v < nvec; v++)
-			ok &= !send_msg(fd, j, nodes[j].efd[v]);
+			ok &= !send_msg(fd, nodes[j].peer_id, nodes[j].efd[v]);
 		for (int v = 0; v < nvec; v++)
-			if (send_msg(nodes[j].cfd, id, n->efd[v]))
+			if (send_msg(nodes[j].cfd, n->peer_id, n->efd[v]))
 				say("telling node %d about %d failed", j, id);
 	}
 	for (int v = 0; v < nvec; v++)
-		ok &= !send_msg(fd, id, n->efd[v]);
+		ok &= !send_msg(fd, n->peer_id, n->efd[v]);
 	if (!ok) {
 		say("node %d: setup messages failed", id);
 		drop_client(id);
 		return;
 	}
 	ring_others(id);
-	say("node %d joined (incarnation %u)", id, le32toh(e->incarnation));
+	say("node %d joined (incarnation %u, peer id %d)", id,
+	    le32toh(e->incarnation), n->peer_id);
 }
 
 static uint32_t parse_pci(const char *s)
@@ -306,7 +318,7 @@ static void setup_region(const char *path)
 		struct scif_wire_node *e = &hdr->node[i];
 
 		e->node_id = htole16(i);
-		e->doorbell_id = htole16(i);
+		e->doorbell_id = htole16(0xffff);	/* set at each connection */
 		e->fabric_state = htole32(SCIF_WIRE_NODE_ABSENT);
 		e->aperture_pci = htole32(nodes[i].configured ?
 					  nodes[i].aperture_pci : SCIF_WIRE_NO_APERTURE);

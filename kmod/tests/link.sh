@@ -38,6 +38,8 @@ if ((node == 0)); then
         check "card's qemu killed: node 1 leaves" "$bin" wait-gone 1 30
         check "restarted card: node 1 is back" "$bin" wait-peer 1 180
     fi
+    # stay until the card is done (its module says goodbye at its end)
+    check "card's end: node 1 leaves" "$bin" wait-gone 1 120
     finish
 fi
 
@@ -52,6 +54,6 @@ if ((phase == 1)); then
     # the host asks the harness to kill us now: wait to be killed
     [[ ${SCIF_LINK_KILL:-0} == 1 ]] && sleep 300
 else
-    sleep 3    # stay up until the host has seen us back
+    sleep 2    # let the host see us back
 fi
 finish
