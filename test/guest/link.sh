@@ -6,7 +6,8 @@
 # checks: build warnings, dmesg, taint, debugfs counters, rmmod).
 #
 # Usage: test/guest/link.sh [--kernel K] [--host-kernel K] [--card-kernel K] [--timeout S]
-#                           [--kill-card] [--env K=V]... -- COMMAND [ARGS...]
+#                           [--kill-card] [--prebuilt] [--env K=V]... -- COMMAND [ARGS...]
+#   --prebuilt: use build/kmod/KVER/scif.ko as built by an earlier run (no W=1 build here).
 #   --kill-card: when the host's command creates $SCIF_LINK_DIR/kill-card, kill the card's
 #   qemu and boot a new card (SCIF_LINK_PHASE=2); the new card's status is the card's status.
 # Exit status: 0 if both sides passed; prints "link: host ... card ..." lines and, when both
@@ -14,9 +15,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '8,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-HK=6.1 CK="" TIMEOUT=600 KILL=0
+HK=6.1 CK="" TIMEOUT=600 KILL=0 PREBUILT=0
 ENVS=()
 while (($#)); do
     case "$1" in
@@ -25,6 +26,7 @@ while (($#)); do
         --card-kernel) CK=${2:?}; shift 2 ;;
         --timeout) TIMEOUT=${2:?}; shift 2 ;;
         --kill-card) KILL=1; shift ;;
+        --prebuilt) PREBUILT=1; shift ;;
         --env) ENVS+=(--env "${2:?}"); shift 2 ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -38,6 +40,7 @@ make -s -C "$REPO/kmod/fabric" >/dev/null
 make -s -C "$REPO/kmod/tests" >/dev/null
 # the module, built once per kernel (W=1, warnings fail), before any guest boots
 for k in $(printf '%s\n' "$HK" "$CK" | sort -u); do
+    ((PREBUILT)) && [[ -f $KMOD_BUILD/$(resolve_kver "$k")/scif.ko ]] && continue
     "$GUEST_DIR/run.sh" --kernel "$k" --build-only -- true >/dev/null 2>"$BUILD/link-build.log" ||
         { cat "$BUILD/link-build.log" >&2; die "kmod build for $k failed"; }
 done
