@@ -28,7 +28,12 @@ done
 self=$("$bin" self)
 [[ $self == "$node" ]] && ok "GET_NODEIDS self is $node" || fail "GET_NODEIDS self is '$self', want $node"
 
+# the virtio-net link beside SCIF: IPv6 link-local only (fe80::5054:ff:fe00:N+1%eth0)
+if modprobe virtio_net && ip link set eth0 up; then ok "eth0 up"; else fail "eth0 up"; fi
+
 if ((node == 0)); then
+    node -e "require('net').createServer(s => s.end('scif-link\n')).listen(7777, '::')" &
+    srv=$!
     check "host sees node 1" "$bin" wait-peer 1 40
     check "card's rmmod: node 1 leaves" "$bin" wait-gone 1 30
     check "card's insmod: node 1 is back" "$bin" wait-peer 1 30
@@ -40,12 +45,22 @@ if ((node == 0)); then
     fi
     # stay until the card is done (its module says goodbye at its end)
     check "card's end: node 1 leaves" "$bin" wait-gone 1 120
+    kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     finish
 fi
 
 # the card
 check "card sees node 0" "$bin" wait-peer 0 120
 if ((phase == 1)); then
+    tcp() {
+        node -e "const s = require('net').connect({ host: 'fe80::5054:ff:fe00:1%eth0', port: 7777 });
+            let d = ''; s.on('data', (b) => { d += b; }); s.on('end', () => process.exit(d === 'scif-link\n' ? 0 : 1));
+            s.on('error', () => process.exit(1));"
+    }
+    t=0
+    until tcp 2>/dev/null; do t=$((t + 1)); ((t < 20)) || break; sleep 1; done
+    ((t < 20)) && ok "TCP over virtio-net to the host's link-local address" ||
+        fail "TCP over virtio-net to the host's link-local address"
     sleep 2
     rmmod scif && ok "rmmod scif" || fail "rmmod scif"
     sleep 2
