@@ -490,7 +490,6 @@ static int scif_link_probe_aperture(struct pci_dev *pdev)
 			break;
 		}
 		p->aperture = pdev;
-		pci_set_drvdata(pdev, p);
 		pci_info(pdev, "SCIF link: RAM aperture of node %u (%llu MiB)\n",
 			 n, (unsigned long long)(p->aperture_bytes >> 20));
 		ret = 0;
@@ -535,11 +534,13 @@ static void scif_link_remove(struct pci_dev *pdev)
 		scif_link_remove_control(pdev, data);
 		return;
 	}
-	if (scif_link && data) {
-		struct scif_link_peer *p = data;
+	/* an aperture: its drvdata may point into a link already removed */
+	if (scif_link) {
+		u32 n;
 
-		if (p->aperture == pdev)
-			p->aperture = NULL;
+		for (n = 0; n < scif_link->max_nodes; n++)
+			if (scif_link->peer[n].aperture == pdev)
+				scif_link->peer[n].aperture = NULL;
 	}
 	mutex_unlock(&scif_link_mutex);
 }
