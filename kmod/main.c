@@ -58,11 +58,20 @@ static int __init scif_init(void)
 		scif_rma_exit();
 		return ret;
 	}
+	ret = scif_link_init();
+	if (ret) {
+		scif_nodes_exit();
+		scif_debugfs_exit();
+		scif_pending_exit();
+		scif_rma_exit();
+		return ret;
+	}
 	return 0;
 }
 
 static void __exit scif_exit(void)
 {
+	scif_link_exit();
 	scif_nodes_exit();
 	scif_debugfs_exit();
 	scif_pending_exit();

@@ -179,11 +179,15 @@ int scif_get_nodeids(struct scif_endpt *ep,
 	struct scifioctl_node_ids req;
 	u16 __user *nodes;
 	u32 i, n;
+	int ret;
 
 	if (copy_from_user(&req, arg, SCIF_NODEIDS_USIZE))
 		return -EFAULT;
 	if (req.len < 0)
 		return -EINVAL;
+	ret = scif_link_get_nodeids(ep, &req, arg);
+	if (ret != -ENOENT)
+		return ret;
 	nodes = u64_to_user_ptr(req.nodes);
 	n = min_t(u32, req.len, scif_nr_nodes);
 	for (i = 0; i < n; i++)

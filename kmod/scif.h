@@ -419,4 +419,10 @@ int scif_mmap(struct scif_endpt *ep, struct vm_area_struct *vma);
 /* fops.c */
 extern const struct file_operations scif_fops;
 
+/* link.c: nodes in other kernels, over ivshmem (scif_wire.h) */
+int scif_link_init(void);
+void scif_link_exit(void);
+int scif_link_get_nodeids(struct scif_endpt *ep, struct scifioctl_node_ids *req,
+			  struct scifioctl_node_ids __user *arg);
+
 #endif /* _SCIF_PRIV_H */

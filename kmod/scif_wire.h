@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scif_wire.h - the SCIF link wire format, version 1.
+ *
+ * This header is the whole contract between the nodes of a SCIF link and the
+ * fabric that joins them (kmod/fabric/scif-fabric.c).  It compiles in the
+ * kernel and in userspace, so a userspace peer can implement the protocol.
+ * Every field is fixed-size little-endian; offsets are from the start of the
+ * control region.
+ *
+ * The control region
+ * ------------------
+ * A shared-memory file created by the fabric, BAR2 of every node's
+ * ivshmem-doorbell device.  Layout:
+ *
+ *   0                      struct scif_wire_hdr (incl. the node table)
+ *   hdr.queue_off          queue[src][dst], hdr.max_nodes^2 queues of
+ *                          hdr.queue_stride bytes each, at
+ *                          queue_off + (src * max_nodes + dst) * queue_stride
+ *
+ * Who writes what: the fabric writes the header and, per node entry,
+ * everything except @kmod_state/@kmod_incarnation, which only the node's own
+ * kernel writes.  In a queue, only src writes the messages and @head; only
+ * dst writes @tail.  The fabric zeroes every queue from and to node N (and
+ * N's kmod fields) before it announces a new connection of node N, so queues
+ * restart at 0 with each incarnation.  A kernel that reloads without its
+ * qemu restarting resumes from the indices in shared memory.
+ *
+ * Doorbells
+ * ---------
+ * Node N's doorbell id (ivshmem peer id, IVPosition) is node[N].doorbell_id.
+ * A node rings node M by writing (doorbell_id(M) << 16) | SCIF_WIRE_VEC_MSG
+ * to its Doorbell register after publishing messages in queue[self][M]; the
+ * fabric rings SCIF_WIRE_VEC_MSG of every surviving node after a change of
+ * the node table (after bumping hdr.fabric_gen).  A doorbell only says "look
+ * again": a receiver rescans the node table and all its inbound queues.
+ *
+ * Messages and liveness
+ * ---------------------
+ * A node is "up" for node M when its fabric_state is PRESENT and M has
+ * received a NODE_UP from it carrying its current incarnation, and no
+ * NODE_DOWN since.  At start a kernel sends NODE_UP with
+ * SCIF_WIRE_F_WANT_REPLY to every PRESENT node; a receiver of such a NODE_UP
+ * answers with a NODE_UP without the flag.  A kernel that stops sends
+ * NODE_DOWN to every node it considers up.  A node whose fabric_state leaves
+ * PRESENT, or whose incarnation changes, is down at once.
+ *
+ * What a receiver must validate (the peer and the region are untrusted;
+ * any violation drops the link to that peer, i.e. marks it down, and never
+ * leads to an access outside the region):
+ *  - hdr: magic, version == SCIF_WIRE_VERSION, hdr_bytes, max_nodes in
+ *    1..SCIF_WIRE_MAX_NODES, region_bytes <= the BAR size, queue_off,
+ *    queue_stride and queue_slots (a power of two) such that every queue
+ *    fits inside region_bytes.  These are read once, at attach, and kept.
+ *  - node entries: node_id == index, doorbell_id <= 0xffff, fabric_state
+ *    one of the SCIF_WIRE_NODE_* values (anything else: treat as ABSENT).
+ *  - queue indices: the consumer keeps its own tail and reads only head;
+ *    (u32)(head - tail) must be <= queue_slots.  The producer keeps its own
+ *    head and reads only tail; (u32)(head - tail) must be <= queue_slots.
+ *    Indices in shared memory are free-running u32 (slot = index % slots).
+ *  - a message is copied out of the slot before it is looked at; type must
+ *    be known, src must be the queue's src, dst the queue's dst, and
+ *    src_incarnation must equal node[src].incarnation (else the message is
+ *    stale and skipped, not an error).
+ */
+#ifndef _SCIF_WIRE_H
+#define _SCIF_WIRE_H
+
+#include <linux/types.h>
+
+#define SCIF_WIRE_MAGIC		0x4b4e494c46494353ULL	/* "SCIFLINK" */
+#define SCIF_WIRE_VERSION	1
+#define SCIF_WIRE_MAX_NODES	8
+
+/* Layout the fabric of version 1 uses (a receiver validates, not assumes). */
+#define SCIF_WIRE_HDR_BYTES	4096
+#define SCIF_WIRE_QUEUE_OFF	4096
+#define SCIF_WIRE_QUEUE_STRIDE	4096
+#define SCIF_WIRE_QUEUE_SLOTS	32
+#define SCIF_WIRE_REGION_BYTES	(1U << 20)	/* a power of two: a BAR */
+
+/* MSI-X vectors of the ivshmem-doorbell device. */
+#define SCIF_WIRE_VEC_MSG	0	/* messages or node table changed */
+#define SCIF_WIRE_NR_VECTORS	1	/* vectors the fabric hands out */
+
+/* node[].fabric_state */
+#define SCIF_WIRE_NODE_ABSENT	0	/* no qemu connected for this node */
+#define SCIF_WIRE_NODE_PRESENT	1	/* connected to the fabric */
+
+/* node[].kmod_state */
+#define SCIF_WIRE_KMOD_DOWN	0
+#define SCIF_WIRE_KMOD_UP	1
+
+/* node[].aperture_pci when the node has no RAM aperture */
+#define SCIF_WIRE_NO_APERTURE	0xffffffffU
+
+/**
+ * struct scif_wire_node - one entry of the node table (64 bytes)
+ * @node_id: SCIF node id; equals the entry's index (host 0, cards 1..N)
+ * @doorbell_id: the node's ivshmem peer id (its IVPosition); new at each
+ *	connection (qemu 7.2 must never see a departed peer id again), written
+ *	before @incarnation is bumped; re-read when the incarnation changes
+ * @fabric_state: SCIF_WIRE_NODE_*, written by the fabric
+ * @incarnation: bumped by the fabric at each connection of the node
+ * @aperture_pci: (bus << 8) | devfn (domain 0) of the ivshmem-plain device
+ *	through which the *other* nodes see this node's RAM, or
+ *	SCIF_WIRE_NO_APERTURE; BAR2 offset = guest physical address
+ * @rsvd0: zero
+ * @aperture_bytes: size of this node's RAM (the aperture's BAR2)
+ * @kmod_state: SCIF_WIRE_KMOD_*, written by the node's own kernel
+ * @kmod_incarnation: the incarnation @kmod_state refers to
+ * @rsvd: zero
+ */
+struct scif_wire_node {
+	__le16 node_id;
+	__le16 doorbell_id;
+	__le32 fabric_state;
+	__le32 incarnation;
+	__le32 aperture_pci;
+	__le32 rsvd0;
+	__le32 kmod_state;
+	__le64 aperture_bytes;
+	__le32 kmod_incarnation;
+	__u8 rsvd[28];
+};
+
+/**
+ * struct scif_wire_hdr - start of the control region
+ * @magic: SCIF_WIRE_MAGIC (the signature: only such regions are claimed)
+ * @version: SCIF_WIRE_VERSION
+ * @hdr_bytes: bytes reserved for this header and the node table
+ * @max_nodes: entries in @node
+ * @nr_vectors: MSI-X vectors per node the fabric set up
+ * @region_bytes: size of the control region
+ * @queue_off: offset of queue[0][0]
+ * @queue_stride: bytes per queue
+ * @queue_slots: message slots per queue (a power of two)
+ * @fabric_gen: bumped by the fabric after every change of @node
+ * @rsvd: zero
+ * @node: the node table, index = node id
+ */
+struct scif_wire_hdr {
+	__le64 magic;
+	__le16 version;
+	__le16 hdr_bytes;
+	__le16 max_nodes;
+	__le16 nr_vectors;
+	__le32 region_bytes;
+	__le32 queue_off;
+	__le32 queue_stride;
+	__le32 queue_slots;
+	__le32 fabric_gen;
+	__le32 rsvd[7];
+	struct scif_wire_node node[SCIF_WIRE_MAX_NODES];
+};
+
+/**
+ * struct scif_wire_queue - indices of one src->dst queue; slots follow
+ * @head: messages ever produced (src writes)
+ * @pad0: keeps @tail on its own cache line
+ * @tail: messages ever consumed (dst writes)
+ * @pad1: up to SCIF_WIRE_QUEUE_SLOT_OFF
+ */
+struct scif_wire_queue {
+	__le32 head;
+	__u8 pad0[60];
+	__le32 tail;
+	__u8 pad1[60];
+};
+
+#define SCIF_WIRE_QUEUE_SLOT_OFF	128	/* slot 0, from the queue start */
+
+/* Message types */
+enum scif_wire_msg_type {
+	SCIF_WIRE_MSG_NODE_UP = 1,	/* arg: none */
+	SCIF_WIRE_MSG_NODE_DOWN = 2,	/* goodbye; arg: none */
+	/* reserved for the next steps (connections and rings): */
+	SCIF_WIRE_MSG_CONNECT_REQ = 3,	/* arg0 src port, arg1 dst port, arg2 conn id */
+	SCIF_WIRE_MSG_CONNECT_GRANT = 4,	/* arg0 conn id, arg1 peer conn id */
+	SCIF_WIRE_MSG_CONNECT_REJECT = 5,	/* arg0 conn id, arg1 errno */
+	SCIF_WIRE_MSG_DISCONNECT = 6,	/* arg0 conn id */
+	SCIF_WIRE_MSG_RING_DESC = 7,	/* arg0 conn id, ring pages follow */
+};
+
+#define SCIF_WIRE_F_WANT_REPLY	0x1	/* NODE_UP: answer with a NODE_UP */
+
+/**
+ * struct scif_wire_msg - one message slot (64 bytes)
+ * @type: &enum scif_wire_msg_type
+ * @flags: SCIF_WIRE_F_*
+ * @src: sending node
+ * @dst: receiving node
+ * @src_incarnation: the sender's node[].incarnation when it sent this
+ * @rsvd: zero
+ * @arg: type-specific arguments
+ */
+struct scif_wire_msg {
+	__le16 type;
+	__le16 flags;
+	__le16 src;
+	__le16 dst;
+	__le32 src_incarnation;
+	__le32 rsvd;
+	__le64 arg[6];
+};
+
+#ifdef __KERNEL__
+#include <linux/build_bug.h>
+#define SCIF_WIRE_ASSERT(c, m) static_assert(c, m)
+#else
+#define SCIF_WIRE_ASSERT(c, m) _Static_assert(c, m)
+#endif
+SCIF_WIRE_ASSERT(sizeof(struct scif_wire_node) == 64, "node entry size");
+SCIF_WIRE_ASSERT(sizeof(struct scif_wire_hdr) == 64 + 64 * SCIF_WIRE_MAX_NODES,
+		 "header size");
+SCIF_WIRE_ASSERT(sizeof(struct scif_wire_hdr) <= SCIF_WIRE_HDR_BYTES,
+		 "header fits");
+SCIF_WIRE_ASSERT(sizeof(struct scif_wire_queue) == SCIF_WIRE_QUEUE_SLOT_OFF,
+		 "queue indices");
+SCIF_WIRE_ASSERT(sizeof(struct scif_wire_msg) == 64, "message size");
+SCIF_WIRE_ASSERT(SCIF_WIRE_QUEUE_SLOT_OFF + 64 * SCIF_WIRE_QUEUE_SLOTS <=
+		 SCIF_WIRE_QUEUE_STRIDE, "slots fit the stride");
+SCIF_WIRE_ASSERT(SCIF_WIRE_QUEUE_OFF + SCIF_WIRE_QUEUE_STRIDE *
+		 SCIF_WIRE_MAX_NODES * SCIF_WIRE_MAX_NODES <=
+		 SCIF_WIRE_REGION_BYTES, "queues fit the region");
+
+#endif /* _SCIF_WIRE_H */

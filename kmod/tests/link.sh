@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The link selftests, run in both guests by test/guest/link.sh (as root, scif.ko
+# loaded on an ivshmem link).  The role comes from SCIF_LINK_NODE (0 host, 1 card);
+# SCIF_LINK_PHASE=2 is a card restarted after its qemu was killed;
+# SCIF_LINK_KILL=1 makes the host ask the harness to kill the card's qemu
+# (by creating $SCIF_LINK_DIR/kill-card).  Ends with "N passed, N failed".
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bin=$here/build/scif_link
+node=${SCIF_LINK_NODE:?SCIF_LINK_NODE unset}
+phase=${SCIF_LINK_PHASE:-1}
+passed=0 failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+fail() { echo "not ok - $1"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if out=$("$@"); then ok "$what${out:+ (${out}s)}"; else fail "$what"; fi; }
+finish() { echo "# irqs $(cat /sys/kernel/debug/scif/link/irqs) works $(cat /sys/kernel/debug/scif/link/works) up $(cat /sys/kernel/debug/scif/link/up); $(grep scif /proc/interrupts | tr -s ' ')"; echo "$passed passed, $failed failed"; exit $((failed != 0)); }
+
+echo "# $(dmesg | grep -ai 'scif' | grep -v 'command line' | tr '\n' ';')"
+for d in /sys/bus/pci/devices/*; do
+    [[ $(cat "$d/vendor"):$(cat "$d/device") == 0x1af4:0x1110 ]] || continue
+    echo "# ${d##*/} driver=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"
+done
+[[ -x $bin ]] || { fail "build: $bin missing (make -C kmod/tests on the host)"; finish; }
+[[ $(cat /sys/bus/pci/drivers/scif-link/*/vendor 2>/dev/null | head -n1) == 0x1af4 ]] &&
+    ok "scif-link bound ivshmem devices: $(ls /sys/bus/pci/drivers/scif-link | grep -c ':')" ||
+    fail "scif-link bound no ivshmem device"
+self=$("$bin" self)
+[[ $self == "$node" ]] && ok "GET_NODEIDS self is $node" || fail "GET_NODEIDS self is '$self', want $node"
+
+# the virtio-net link beside SCIF: IPv6 link-local only (fe80::5054:ff:fe00:N+1%eth0)
+if modprobe virtio_net && ip link set eth0 up; then ok "eth0 up"; else fail "eth0 up"; fi
+
+if ((node == 0)); then
+    node -e "require('net').createServer(s => s.end('scif-link\n')).listen(7777, '::')" &
+    srv=$!
+    check "host sees node 1" "$bin" wait-peer 1 40
+    check "card's rmmod: node 1 leaves" "$bin" wait-gone 1 30
+    check "card's insmod: node 1 is back" "$bin" wait-peer 1 30
+    if [[ ${SCIF_LINK_KILL:-0} == 1 ]]; then
+        "$bin" wait-gone 1 0 >/dev/null 2>&1 && fail "node 1 gone before the kill"
+        : >"${SCIF_LINK_DIR:?}/kill-card"
+        check "card's qemu killed: node 1 leaves" "$bin" wait-gone 1 30
+        check "restarted card: node 1 is back" "$bin" wait-peer 1 180
+    fi
+    # stay until the card is done (its module says goodbye at its end)
+    check "card's end: node 1 leaves" "$bin" wait-gone 1 120
+    kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+    finish
+fi
+
+# the card
+check "card sees node 0" "$bin" wait-peer 0 120
+if ((phase == 1)); then
+    tcp() {
+        node -e "const s = require('net').connect({ host: 'fe80::5054:ff:fe00:1%eth0', port: 7777 });
+            let d = ''; s.on('data', (b) => { d += b; }); s.on('end', () => process.exit(d === 'scif-link\n' ? 0 : 1));
+            s.on('error', () => process.exit(1));"
+    }
+    t=0
+    until tcp 2>/dev/null; do t=$((t + 1)); ((t < 20)) || break; sleep 1; done
+    ((t < 20)) && ok "TCP over virtio-net to the host's link-local address" ||
+        fail "TCP over virtio-net to the host's link-local address"
+    sleep 2
+    rmmod scif && ok "rmmod scif" || fail "rmmod scif"
+    sleep 2
+    insmod "${SCIF_GUEST_KO:?}" nodes=1 && ok "insmod scif" || fail "insmod scif"
+    check "card sees node 0 after its reload" "$bin" wait-peer 0 30
+    # the host asks the harness to kill us now: wait to be killed
+    [[ ${SCIF_LINK_KILL:-0} == 1 ]] && sleep 300
+else
+    sleep 2    # let the host see us back
+fi
+finish
