@@ -13,6 +13,7 @@
  * during it.
  */
 #include "harness.h"
+#include "rma_util.h"
 
 #include <grp.h>
 #include <sys/prctl.h>
@@ -37,61 +38,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void *palloc(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	REQUIRE(p != MAP_FAILED);
-	memset(p, 0, n);
-	return p;
-}
-
-static long reg(int fd, void *addr, size_t len, long off, int prot, int flags)
-{
-	struct scifioctl_reg r = {
-		.addr = (uintptr_t)addr, .len = len, .offset = off,
-		.prot = prot, .flags = flags, .out_offset = -7,
-	};
-
-	if (ioctl(fd, SCIF_REG, &r) < 0)
-		return -1;
-	return r.out_offset;
-}
-
-static long regf(int fd, void *addr, size_t len, long off, int prot)
-{
-	return reg(fd, addr, len, off, prot, SCIF_MAP_FIXED);
-}
-
-static int unreg(int fd, long off, size_t len)
-{
-	struct scifioctl_unreg u = { .offset = off, .len = len };
-
-	return ioctl(fd, SCIF_UNREG, &u);
-}
-
-static int rma(int fd, unsigned long cmd, long loff, size_t len, long roff,
-	       int flags)
-{
-	struct scifioctl_copy c = {
-		.loffset = loff, .len = len, .roffset = roff, .flags = flags,
-	};
-
-	return ioctl(fd, cmd, &c);
-}
-
-static int vrma(int fd, unsigned long cmd, void *addr, size_t len, long roff,
-		int flags)
-{
-	struct scifioctl_copy c = {
-		.addr = (uintptr_t)addr, .len = len, .roffset = roff,
-		.flags = flags,
-	};
-
-	return ioctl(fd, cmd, &c);
 }
 
 static int fence_self(int fd)
