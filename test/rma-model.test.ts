@@ -132,8 +132,10 @@ class LocalSide implements Side {
     return this.socket.fenceSignal(o);
   }
   async memory(ids: number[]) {
+    // Snapshots, as the peer process's are: an asynchronous copy may still
+    // be landing in the live memory while the check reads it byte by byte.
     const m = new Map<number, Buffer>();
-    for (const id of ids) m.set(id, this.#windows.get(id)!.buffer);
+    for (const id of ids) m.set(id, Buffer.from(this.#windows.get(id)!.buffer));
     return m;
   }
 }
