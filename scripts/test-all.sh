@@ -55,7 +55,7 @@ build() {
 
 stage build build
 if want host; then stage host node scripts/vitest-run.js host; fi
-if want pack; then stage pack bash scripts/pack-test.sh; fi
+if want pack; then stage pack npm run --silent test:pack; fi
 if want kmod; then stage kmod bash test/guest/kmod-suite.sh --fuzz-seconds "$FUZZ"; fi
 if want guest; then stage guest bash test/guest/vm-suite.sh; fi
 if want link; then stage link bash test/guest/link-suite.sh; fi
