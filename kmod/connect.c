@@ -148,6 +148,8 @@ static void scif_conn_refuse(struct scif_conn *conn)
 	if (cep)
 		wake_up_interruptible_poll(&cep->wq, EPOLLOUT | EPOLLWRNORM);
 	spin_unlock(&conn->lock);
+	if (conn->lc)
+		scif_link_conn_closed(conn);	/* the connector is told */
 }
 
 /**
@@ -189,6 +191,8 @@ void scif_connect_cancel(struct scif_endpt *ep, struct scif_conn *expect)
 	if (conn->state == SCIF_CONN_REQUESTED)
 		conn->state = SCIF_CONN_REFUSED;
 	spin_unlock(&conn->lock);
+	if (conn->lc && READ_ONCE(conn->state) == SCIF_CONN_REFUSED)
+		scif_link_conn_closed(conn);	/* the request is withdrawn */
 	if (dequeued)
 		scif_conn_put(conn);	/* the queue's reference */
 	scif_conn_put(conn);
@@ -204,7 +208,7 @@ static int scif_connect_done(struct scif_endpt *ep,
 			     struct scifioctl_connect __user *arg)
 {
 	struct scif_port_id self = {
-		.node = ep->node->id,
+		.node = scif_node_public_id(ep->node),
 		.port = ep->port,
 	};
 
@@ -225,10 +229,11 @@ int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 		 bool nonblock)
 {
 	struct scifioctl_connect req;
+	struct scif_node *dst = NULL;
 	struct scif_endpt *lis;
 	struct scif_conn *conn;
 	bool queued = false;
-	int ret;
+	int ret, target;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
@@ -264,7 +269,13 @@ int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 		ret = -EINVAL;
 		break;
 	}
-	if (!ret && req.peer.node >= scif_nr_nodes)
+	/* a local node, or one in another kernel (link.c) */
+	target = scif_link_target(req.peer.node);
+	if (target == -ENOENT && req.peer.node < scif_nr_nodes)
+		dst = &scif_nodes[req.peer.node];
+	else if (target == 0)
+		dst = &scif_nodes[0];
+	if (!ret && !dst && target != 1)
 		ret = -ENODEV;
 	if (!ret && !req.peer.port)
 		ret = -EINVAL;
@@ -273,7 +284,7 @@ int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 		return ret;
 	}
 
-	conn = scif_conn_alloc();
+	conn = dst ? scif_conn_alloc() : scif_link_conn_alloc(req.peer.node);
 	if (!conn) {
 		mutex_unlock(&ep->lock);
 		return -ENOMEM;
@@ -290,7 +301,7 @@ int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 		ep->port = port;
 		ep->state = SCIF_EP_BOUND;
 	}
-	conn->id[0].node = ep->node->id;
+	conn->id[0].node = scif_node_public_id(ep->node);
 	conn->id[0].port = ep->port;
 	conn->id[1] = req.peer;
 	rcu_assign_pointer(conn->ep[0], ep);
@@ -305,8 +316,14 @@ int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 	kref_get(&conn->ref);
 	mutex_unlock(&ep->lock);
 
+	if (!dst) {
+		/* across the link: the answer comes as a message */
+		scif_link_conn_start(conn);
+		goto wait;
+	}
+
 	/* Queue the request with the listener, if there is one with room. */
-	lis = scif_port_find_listener(&scif_nodes[req.peer.node], req.peer.port);
+	lis = scif_port_find_listener(dst, req.peer.port);
 	if (lis) {
 		mutex_lock(&lis->lock);
 		if (lis->state == SCIF_EP_LISTENING && lis->nreq < lis->backlog) {
@@ -330,6 +347,7 @@ int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 	if (!queued)
 		scif_conn_refuse(conn);
 
+wait:
 	if (nonblock) {
 		scif_conn_put(conn);
 		return -EINPROGRESS;
@@ -375,7 +393,8 @@ static void scif_pending_destroy(struct scif_pending *p)
 /*
  * The request at the head of @lis's queue, referenced, with the connector's
  * port id; requests whose connector gave up are dropped on the way.
- * Return: 0, -EINVAL (not listening), -EAGAIN (empty).  lis->lock held.
+ * Return: 0, -EINVAL (not listening), -EAGAIN (empty), -ENOMEM.
+ * lis->lock held.
  */
 static int scif_accept_peek(struct scif_endpt *lis, struct scif_conn **connp,
 			    struct scif_port_id *peer)
@@ -393,6 +412,9 @@ static int scif_accept_peek(struct scif_endpt *lis, struct scif_conn **connp,
 		spin_lock(&conn->lock);
 		live = conn->state == SCIF_CONN_REQUESTED;
 		spin_unlock(&conn->lock);
+		/* a request from another kernel: our receive ring first */
+		if (live && conn->lc && scif_link_conn_prepare(conn))
+			return -ENOMEM;
 		if (live)
 			break;
 		list_del_init(&conn->link);
@@ -421,6 +443,8 @@ static bool scif_accept_grant(struct scif_endpt *lis, struct scif_conn *conn)
 	granted = conn->state == SCIF_CONN_REQUESTED;
 	if (granted) {
 		WRITE_ONCE(conn->state, SCIF_CONN_ESTABLISHED);
+		if (conn->lc)
+			scif_link_conn_granted(conn);
 		cep = rcu_dereference_protected(conn->ep[0],
 						lockdep_is_held(&conn->lock));
 		if (cep)
@@ -508,7 +532,7 @@ int scif_accept_req(struct scif_endpt *lis, struct scifioctl_accept __user *arg)
 
 	/* conn's queue reference now belongs to the pending endpoint. */
 	scif_conn_put(conn);
-	conn->id[1].node = lis->node->id;
+	conn->id[1].node = scif_node_public_id(lis->node);
 	conn->id[1].port = lis->port;
 	scif_port_get(lis->node, lis->port);
 	p->node = lis->node;

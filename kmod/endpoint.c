@@ -99,6 +99,8 @@ static void scif_conn_free(struct kref *ref)
 {
 	struct scif_conn *conn = container_of(ref, struct scif_conn, ref);
 
+	if (conn->lc)
+		scif_link_conn_free(conn);
 	scif_ring_free(&conn->ring[0]);
 	scif_ring_free(&conn->ring[1]);
 	atomic_dec(&scif_stats.connections);
@@ -120,12 +122,17 @@ void scif_conn_put(struct scif_conn *conn)
  * @side: whose endpoint to wake
  * @key: poll events that became true
  *
- * Lockless (RCU); the data path uses it.
+ * Lockless (RCU); the data path uses it.  The side in another kernel is
+ * woken by a message.
  */
 void scif_conn_wake(struct scif_conn *conn, int side, __poll_t key)
 {
 	struct scif_endpt *ep;
 
+	if (conn->lc && side != conn->lside) {
+		scif_link_conn_notify(conn, key);
+		return;
+	}
 	rcu_read_lock();
 	ep = rcu_dereference(conn->ep[side]);
 	if (ep)
@@ -140,7 +147,8 @@ void scif_conn_wake(struct scif_conn *conn, int side, __poll_t key)
  *
  * Marks the connection closed (there is no half-close), detaches the side's
  * endpoint and wakes the peer, which drains its queued bytes and then sees
- * -ECONNRESET and EPOLLHUP.  Idempotent.
+ * -ECONNRESET and EPOLLHUP.  A peer in another kernel is told by a
+ * message.  Idempotent.
  */
 void scif_conn_disconnect(struct scif_conn *conn, int side)
 {
@@ -160,6 +168,8 @@ void scif_conn_disconnect(struct scif_conn *conn, int side)
 		wake_up_all(&peer->rma_wq);	/* its fence waiters */
 	}
 	spin_unlock(&conn->lock);
+	if (conn->lc)
+		scif_link_conn_closed(conn);
 }
 
 /**
@@ -230,8 +240,9 @@ struct scif_conn *scif_ep_data_conn(struct scif_endpt *ep)
  * @ep: the endpoint
  * @connp: where to put the connection
  *
- * Return: 0, -ENOTCONN (never connected) or -ECONNRESET (the connection is
- * closed).
+ * Return: 0, -ENOTCONN (never connected), -ECONNRESET (the connection is
+ * closed) or -EOPNOTSUPP (a connection with another kernel: RMA across the
+ * link is not there yet).
  */
 int scif_ep_live_conn(struct scif_endpt *ep, struct scif_conn **connp)
 {
@@ -239,6 +250,8 @@ int scif_ep_live_conn(struct scif_endpt *ep, struct scif_conn **connp)
 
 	if (!conn)
 		return -ENOTCONN;
+	if (conn->lc)
+		return -EOPNOTSUPP;
 	if (smp_load_acquire(&conn->closed))
 		return -ECONNRESET;
 	*connp = conn;

@@ -20,8 +20,13 @@
  * copies; a message is copied out before it is parsed.  A peer that breaks
  * the rules is marked down and ignored until its incarnation changes.
  *
- * Locking: scif_link_mutex protects scif_link and everything in it (peers,
- * queue indices, apertures).  The set of nodes that are up is also kept in
+ * Outbound messages are posted by whoever has something to say (the link
+ * work, or a user thread on the data path) under the peer's tx_lock; what
+ * does not fit waits on the peer's outbox (node messages as bits, each
+ * connection's as its pending bits, link_conn.c) until the peer's doorbell
+ * says it made room.
+ *
+ * Locking: see link.h.  The set of nodes that are up is also kept in
  * scif_link_up (bit operations) for lockless readers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -34,74 +39,16 @@
 #include <linux/uaccess.h>
 #include <linux/debugfs.h>
 
-#include "scif.h"
-#include "scif_wire.h"
+#include "link.h"
 
 #define IVSHMEM_VENDOR		0x1af4
 #define IVSHMEM_DEVICE		0x1110
 #define IVSHMEM_REG_IVPOSITION	8
 #define IVSHMEM_REG_DOORBELL	12
 
-/**
- * struct scif_link_peer - what this node knows of another node
- * @present: the fabric lists the node as PRESENT
- * @up: NODE_UP received for the current incarnation (also in scif_link_up)
- * @broken: the peer broke the protocol; ignored until a new incarnation
- * @incarnation: the node's fabric incarnation we last saw
- * @doorbell_id: its ivshmem peer id
- * @aperture_pci: (bus << 8) | devfn of its RAM aperture, or NO_APERTURE
- * @aperture_bytes: size of its RAM, from the node table
- * @rx_tail: private consumer index of queue[peer][self]
- * @tx_head: private producer index of queue[self][peer]
- * @aperture: the claimed aperture device, or NULL
- */
-struct scif_link_peer {
-	bool present;
-	bool up;
-	bool broken;
-	u32 incarnation;
-	u16 doorbell_id;
-	u32 aperture_pci;
-	u64 aperture_bytes;
-	u32 rx_tail;
-	u32 tx_head;
-	struct pci_dev *aperture;
-};
-
-/**
- * struct scif_link - the attached control device
- * @pdev: the ivshmem-doorbell device
- * @regs: BAR0 (registers)
- * @shm: BAR2 (the control region)
- * @self: this node's id
- * @incarnation: this node's incarnation
- * @max_nodes: validated geometry of the region ...
- * @queue_off: ...
- * @queue_stride: ...
- * @queue_slots: ...
- * @work: processes doorbells
- * @attach_work: binds aperture devices that probed before the link
- * @stopping: the link is being removed: no new work
- * @peer: per node id
- */
-struct scif_link {
-	struct pci_dev *pdev;
-	void __iomem *regs;
-	void __iomem *shm;
-	u16 self;
-	u32 incarnation;
-	u32 max_nodes;
-	u32 queue_off;
-	u32 queue_stride;
-	u32 queue_slots;
-	struct work_struct work;
-	struct work_struct attach_work;
-	bool stopping;
-	struct scif_link_peer peer[SCIF_WIRE_MAX_NODES];
-};
-
-static DEFINE_MUTEX(scif_link_mutex);
-static struct scif_link *scif_link;
+DEFINE_MUTEX(scif_link_mutex);
+struct scif_link scif_link_dev;
+static struct scif_link *scif_link;	/* &scif_link_dev while attached */
 static unsigned long scif_link_up;	/* bit n: node n is up */
 static int scif_link_self = -1;		/* this node's id, -1 without a link */
 static atomic_t scif_link_irqs;		/* doorbell interrupts (debugfs scif/link/) */
@@ -118,6 +65,24 @@ static void __iomem *scif_link_queue(struct scif_link *l, u32 src, u32 dst)
 	return l->shm + l->queue_off + (src * l->max_nodes + dst) * l->queue_stride;
 }
 
+#define QUEUE_FIELD(q, f)	((q) + offsetof(struct scif_wire_queue, f))
+
+static void scif_link_ring(struct scif_link *l, u32 n)
+{
+	iowrite32((u32)l->peer[n].doorbell_id << 16 | SCIF_WIRE_VEC_MSG,
+		  l->regs + IVSHMEM_REG_DOORBELL);
+}
+
+/* Whether node messages may be posted to @n; scif_link_mutex held. */
+static void scif_link_tx_update(struct scif_link *l, u32 n)
+{
+	struct scif_link_peer *p = &l->peer[n];
+
+	spin_lock(&p->tx_lock);
+	p->tx_open = scif_link == l && p->present && !p->broken;
+	spin_unlock(&p->tx_lock);
+}
+
 static void scif_link_set_down(struct scif_link *l, u32 n, const char *why)
 {
 	struct scif_link_peer *p = &l->peer[n];
@@ -126,55 +91,125 @@ static void scif_link_set_down(struct scif_link *l, u32 n, const char *why)
 		pr_info("node %u is down (%s)\n", n, why);
 	p->up = false;
 	clear_bit(n, &scif_link_up);
-}
-
-static void scif_link_break(struct scif_link *l, u32 n, const char *why)
-{
-	pr_warn("node %u broke the link protocol (%s): link dropped\n", n, why);
-	scif_link_set_down(l, n, "protocol error");
-	l->peer[n].broken = true;
+	scif_link_conn_peer_down(n);
 }
 
 /**
- * scif_link_send() - queue one message to node @n and ring its doorbell
+ * scif_link_break() - drop the link to a peer that broke the protocol
  * @l: the link
- * @n: destination node (present, not broken)
- * @type: &enum scif_wire_msg_type
- * @flags: SCIF_WIRE_F_*
+ * @n: the peer
+ * @why: for the log
  *
+ * The peer is down and ignored until it comes back as a new incarnation.
  * Context: scif_link_mutex held.
- * Return: 0, -EAGAIN if the queue is full, -EPROTO if the peer broke it.
  */
-static int scif_link_send(struct scif_link *l, u32 n, u16 type, u16 flags)
+void scif_link_break(struct scif_link *l, u32 n, const char *why)
+{
+	pr_warn("node %u broke the link protocol (%s): link dropped\n", n, why);
+	l->peer[n].broken = true;
+	scif_link_tx_update(l, n);
+	scif_link_set_down(l, n, "protocol error");
+}
+
+/**
+ * scif_link_kick_work() - have the link work look at everything again
+ */
+void scif_link_kick_work(void)
+{
+	if (READ_ONCE(scif_link) && !READ_ONCE(scif_link_dev.stopping))
+		queue_work(system_wq, &scif_link_dev.work);
+}
+
+/* The next message for @p; tx_lock held.  False: nothing to post. */
+static bool scif_link_next(struct scif_link_peer *p, struct scif_wire_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (p->tx_node & (SCIF_LINK_TX_UP | SCIF_LINK_TX_UP_REPLY)) {
+		m->type = cpu_to_le16(SCIF_WIRE_MSG_NODE_UP);
+		if (p->tx_node & SCIF_LINK_TX_UP)
+			m->flags = cpu_to_le16(SCIF_WIRE_F_WANT_REPLY);
+		p->tx_node &= ~(SCIF_LINK_TX_UP | SCIF_LINK_TX_UP_REPLY);
+		return true;
+	}
+	if (scif_link_conn_outbox(p, m))
+		return true;
+	/* a goodbye goes last: after everything else we had to say */
+	if (p->tx_node & SCIF_LINK_TX_DOWN) {
+		m->type = cpu_to_le16(SCIF_WIRE_MSG_NODE_DOWN);
+		p->tx_node &= ~SCIF_LINK_TX_DOWN;
+		return true;
+	}
+	return false;
+}
+
+/**
+ * scif_link_flush() - post what node @n's outbox holds, as far as it fits
+ * @n: the peer
+ *
+ * Messages are posted in order (node messages, then each connection's); a
+ * full queue leaves the rest for when the peer rings back.  Any context
+ * that may take a spinlock.
+ */
+void scif_link_flush(u16 n)
+{
+	struct scif_link *l = &scif_link_dev;
+	struct scif_link_peer *p = &l->peer[n];
+	struct scif_wire_msg m;
+	void __iomem *q;
+	u32 tail, posted = 0, round;
+
+	spin_lock(&p->tx_lock);
+	if (!p->tx_open)
+		goto out;
+	q = scif_link_queue(l, l->self, n);
+	for (;;) {
+		tail = ioread32(QUEUE_FIELD(q, tail));
+		if (p->tx_head - tail > l->queue_slots) {
+			p->tx_bad = true;
+			p->tx_open = false;
+			queue_work(system_wq, &l->work);
+			break;
+		}
+		round = 0;
+		while (p->tx_head - tail < l->queue_slots && scif_link_next(p, &m)) {
+			m.src = cpu_to_le16(l->self);
+			m.dst = cpu_to_le16(n);
+			m.src_incarnation = cpu_to_le32(l->incarnation);
+			memcpy_toio(q + SCIF_WIRE_QUEUE_SLOT_OFF +
+				    (p->tx_head & (l->queue_slots - 1)) * sizeof(m),
+				    &m, sizeof(m));
+			p->tx_head++;
+			round++;
+		}
+		if (round) {
+			wmb();	/* the messages before the index */
+			iowrite32(p->tx_head, QUEUE_FIELD(q, head));
+			posted += round;
+		}
+		if (!p->tx_node && list_empty(&p->outbox))
+			break;
+		/* full: ask to be rung when there is room, then look once more */
+		iowrite32(1, QUEUE_FIELD(q, src_waiting));
+		mb();
+		if (ioread32(QUEUE_FIELD(q, tail)) == tail)
+			break;
+	}
+	if (posted) {
+		wmb();	/* the index before the doorbell */
+		scif_link_ring(l, n);
+	}
+out:
+	spin_unlock(&p->tx_lock);
+}
+
+static void scif_link_post_node(struct scif_link *l, u32 n, unsigned long bits)
 {
 	struct scif_link_peer *p = &l->peer[n];
-	void __iomem *q = scif_link_queue(l, l->self, n);
-	struct scif_wire_msg m = {
-		.type = cpu_to_le16(type),
-		.flags = cpu_to_le16(flags),
-		.src = cpu_to_le16(l->self),
-		.dst = cpu_to_le16(n),
-		.src_incarnation = cpu_to_le32(l->incarnation),
-	};
-	u32 tail, used;
 
-	tail = ioread32(q + offsetof(struct scif_wire_queue, tail));
-	used = p->tx_head - tail;
-	if (used > l->queue_slots) {
-		scif_link_break(l, n, "bad tail");
-		return -EPROTO;
-	}
-	if (used == l->queue_slots)
-		return -EAGAIN;
-	memcpy_toio(q + SCIF_WIRE_QUEUE_SLOT_OFF +
-		    (p->tx_head & (l->queue_slots - 1)) * sizeof(m), &m, sizeof(m));
-	wmb();	/* the message before the index */
-	p->tx_head++;
-	iowrite32(p->tx_head, q + offsetof(struct scif_wire_queue, head));
-	wmb();	/* the index before the doorbell */
-	iowrite32((u32)p->doorbell_id << 16 | SCIF_WIRE_VEC_MSG,
-		  l->regs + IVSHMEM_REG_DOORBELL);
-	return 0;
+	spin_lock(&p->tx_lock);
+	p->tx_node |= bits;
+	spin_unlock(&p->tx_lock);
+	scif_link_flush(n);
 }
 
 static void scif_link_handle(struct scif_link *l, u32 n,
@@ -196,13 +231,18 @@ static void scif_link_handle(struct scif_link *l, u32 n,
 		p->up = true;
 		set_bit(n, &scif_link_up);
 		if (le16_to_cpu(m->flags) & SCIF_WIRE_F_WANT_REPLY)
-			scif_link_send(l, n, SCIF_WIRE_MSG_NODE_UP, 0);
+			scif_link_post_node(l, n, SCIF_LINK_TX_UP_REPLY);
 		break;
 	case SCIF_WIRE_MSG_NODE_DOWN:
 		scif_link_set_down(l, n, "it said goodbye");
 		break;
-	case SCIF_WIRE_MSG_CONNECT_REQ ... SCIF_WIRE_MSG_RING_DESC:
-		break;		/* not implemented yet: ignored */
+	case SCIF_WIRE_MSG_CONNECT_REQ ... SCIF_WIRE_MSG_DISCONNECT:
+	case SCIF_WIRE_MSG_WAKE:
+		if (!p->up)
+			break;	/* not up (yet): nothing to connect to */
+		if (scif_link_conn_rx(n, m))
+			scif_link_break(l, n, "bad connection message");
+		break;
 	default:
 		scif_link_break(l, n, "unknown message type");
 		break;
@@ -215,9 +255,9 @@ static void scif_link_drain(struct scif_link *l, u32 n)
 	struct scif_link_peer *p = &l->peer[n];
 	void __iomem *q = scif_link_queue(l, n, l->self);
 	struct scif_wire_msg m;
-	u32 head;
+	u32 head, start = p->rx_tail;
 
-	head = ioread32(q + offsetof(struct scif_wire_queue, head));
+	head = ioread32(QUEUE_FIELD(q, head));
 	if (head - p->rx_tail > l->queue_slots) {
 		scif_link_break(l, n, "bad head");
 		return;
@@ -230,8 +270,15 @@ static void scif_link_drain(struct scif_link *l, u32 n)
 		p->rx_tail++;
 		scif_link_handle(l, n, &m);
 	}
+	if (p->rx_tail == start || p->broken)
+		return;
 	mb();	/* the messages read before the slots are released */
-	iowrite32(p->rx_tail, q + offsetof(struct scif_wire_queue, tail));
+	iowrite32(p->rx_tail, QUEUE_FIELD(q, tail));
+	mb();	/* the tail before the look at src_waiting */
+	if (ioread32(QUEUE_FIELD(q, src_waiting))) {
+		iowrite32(0, QUEUE_FIELD(q, src_waiting));
+		scif_link_ring(l, n);
+	}
 }
 
 /* Rescan node @n's table entry. */
@@ -248,27 +295,46 @@ static void scif_link_scan(struct scif_link *l, u32 n)
 		rmb();	/* the fabric writes the new peer id before the incarnation */
 		p->doorbell_id = ioread16(l->shm + NODE_OFF(n, doorbell_id));
 		p->rx_tail = 0;
-		p->tx_head = 0;
 		p->broken = false;
+		spin_lock(&p->tx_lock);
+		p->tx_head = 0;
+		p->tx_node = 0;
+		spin_unlock(&p->tx_lock);
 	}
 	p->present = state == SCIF_WIRE_NODE_PRESENT;
 	if (!p->present)
 		scif_link_set_down(l, n, "left the fabric");
+	scif_link_tx_update(l, n);
 }
 
 static void scif_link_work(struct work_struct *work)
 {
 	struct scif_link *l = container_of(work, struct scif_link, work);
+	struct scif_link_peer *p;
+	bool bad;
 	u32 n;
 
 	atomic_inc(&scif_link_works);
 	mutex_lock(&scif_link_mutex);
+	if (scif_link != l || l->stopping) {
+		mutex_unlock(&scif_link_mutex);
+		return;
+	}
 	for (n = 0; n < l->max_nodes; n++) {
 		if (n == l->self)
 			continue;
+		p = &l->peer[n];
 		scif_link_scan(l, n);
-		if (l->peer[n].present && !l->peer[n].broken && !l->stopping)
+		if (p->present && !p->broken)
 			scif_link_drain(l, n);
+		spin_lock(&p->tx_lock);
+		bad = p->tx_bad;
+		p->tx_bad = false;
+		spin_unlock(&p->tx_lock);
+		if (bad && !p->broken)
+			scif_link_break(l, n, "bad queue or ring index");
+		scif_link_conn_reap(n);
+		scif_link_flush(n);
 	}
 	mutex_unlock(&scif_link_mutex);
 }
@@ -352,50 +418,61 @@ static int scif_link_validate(struct pci_dev *pdev, struct scif_link *l)
 
 static int scif_link_probe_control(struct pci_dev *pdev)
 {
-	struct scif_link *l;
+	struct scif_link *l = &scif_link_dev, *t;
 	u32 ivpos, n;
 	int ret;
 
-	l = devm_kzalloc(&pdev->dev, sizeof(*l), GFP_KERNEL);
-	if (!l)
+	/* validate into a scratch copy: a link may be attached already */
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
 		return -ENOMEM;
-	l->pdev = pdev;
-	l->regs = pcim_iomap(pdev, 0, 0);
-	l->shm = pcim_iomap(pdev, 2, 0);
-	if (!l->regs || !l->shm)
-		return -ENOMEM;
-	INIT_WORK(&l->work, scif_link_work);
-	INIT_WORK(&l->attach_work, scif_link_attach_work);
-	ret = scif_link_validate(pdev, l);
+	t->regs = pcim_iomap(pdev, 0, 0);
+	t->shm = pcim_iomap(pdev, 2, 0);
+	ret = -ENOMEM;
+	if (!t->regs || !t->shm)
+		goto free;
+	ret = scif_link_validate(pdev, t);
 	if (ret)
-		return ret;
-	ivpos = ioread32(l->regs + IVSHMEM_REG_IVPOSITION);
-	for (n = 0; n < l->max_nodes; n++)
-		if (l->peer[n].doorbell_id == ivpos)
+		goto free;
+	ivpos = ioread32(t->regs + IVSHMEM_REG_IVPOSITION);
+	for (n = 0; n < t->max_nodes; n++)
+		if (t->peer[n].doorbell_id == ivpos)
 			break;
-	if (n == l->max_nodes ||
-	    ioread32(l->shm + NODE_OFF(n, fabric_state)) != SCIF_WIRE_NODE_PRESENT) {
+	if (n == t->max_nodes ||
+	    ioread32(t->shm + NODE_OFF(n, fabric_state)) != SCIF_WIRE_NODE_PRESENT) {
 		pci_err(pdev, "control region: no present node has doorbell id %u\n",
 			ivpos);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto free;
 	}
-	l->self = n;
-	l->incarnation = ioread32(l->shm + NODE_OFF(n, incarnation));
+	t->self = n;
+	t->incarnation = ioread32(t->shm + NODE_OFF(n, incarnation));
 
 	/* MSI-X messages are the device's memory writes: bus mastering on */
 	pci_set_master(pdev);
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (ret < 0) {
 		pci_err(pdev, "no MSI-X vector (%d)\n", ret);
-		return ret;
+		goto free;
 	}
 	mutex_lock(&scif_link_mutex);
-	if (scif_link) {
+	if (scif_link || l->pdev) {
 		mutex_unlock(&scif_link_mutex);
 		pci_err(pdev, "a SCIF link is already attached\n");
 		pci_free_irq_vectors(pdev);
-		return -EBUSY;
+		ret = -EBUSY;
+		goto free;
 	}
+	l->pdev = pdev;
+	l->regs = t->regs;
+	l->shm = t->shm;
+	l->self = t->self;
+	l->incarnation = t->incarnation;
+	l->max_nodes = t->max_nodes;
+	l->queue_off = t->queue_off;
+	l->queue_stride = t->queue_stride;
+	l->queue_slots = t->queue_slots;
+	l->stopping = false;
 	/*
 	 * Resume the indices from shared memory: zero after the fabric's
 	 * reset, or where this node's previous module left them.
@@ -403,42 +480,58 @@ static int scif_link_probe_control(struct pci_dev *pdev)
 	for (n = 0; n < l->max_nodes; n++) {
 		struct scif_link_peer *p = &l->peer[n];
 
+		p->doorbell_id = t->peer[n].doorbell_id;
+		p->aperture_pci = t->peer[n].aperture_pci;
+		p->aperture_bytes = t->peer[n].aperture_bytes;
+		p->up = false;
+		p->broken = false;
 		if (n == l->self)
 			continue;
 		p->incarnation = ioread32(l->shm + NODE_OFF(n, incarnation));
 		p->present = ioread32(l->shm + NODE_OFF(n, fabric_state)) ==
 			     SCIF_WIRE_NODE_PRESENT;
-		p->tx_head = ioread32(scif_link_queue(l, l->self, n) +
-				      offsetof(struct scif_wire_queue, head));
 		p->rx_tail = ioread32(scif_link_queue(l, n, l->self) +
 				      offsetof(struct scif_wire_queue, tail));
+		spin_lock(&p->tx_lock);
+		p->tx_head = ioread32(scif_link_queue(l, l->self, n) +
+				      offsetof(struct scif_wire_queue, head));
+		p->tx_node = 0;
+		p->tx_bad = false;
+		spin_unlock(&p->tx_lock);
 	}
 	ret = request_irq(pci_irq_vector(pdev, SCIF_WIRE_VEC_MSG), scif_link_irq,
 			  0, "scif-link", l);
 	if (ret) {
+		l->pdev = NULL;
 		mutex_unlock(&scif_link_mutex);
 		pci_free_irq_vectors(pdev);
-		return ret;
+		goto free;
 	}
 	iowrite32(l->incarnation, l->shm + NODE_OFF(l->self, kmod_incarnation));
 	iowrite32(SCIF_WIRE_KMOD_UP, l->shm + NODE_OFF(l->self, kmod_state));
-	for (n = 0; n < l->max_nodes; n++)
-		if (n != l->self && l->peer[n].present)
-			scif_link_send(l, n, SCIF_WIRE_MSG_NODE_UP,
-				       SCIF_WIRE_F_WANT_REPLY);
 	scif_link = l;
 	WRITE_ONCE(scif_link_self, l->self);
 	pci_set_drvdata(pdev, l);
+	for (n = 0; n < l->max_nodes; n++) {
+		if (n == l->self)
+			continue;
+		scif_link_tx_update(l, n);
+		if (l->peer[n].present)
+			scif_link_post_node(l, n, SCIF_LINK_TX_UP);
+	}
 	mutex_unlock(&scif_link_mutex);
+	kfree(t);
 
 	pci_info(pdev, "SCIF link: this is node %u (incarnation %u)\n",
 		 l->self, l->incarnation);
 	queue_work(system_wq, &l->work);
 	queue_work(system_wq, &l->attach_work);
 	/* our own doorbell once: proves the interrupt path (debugfs link/irqs) */
-	iowrite32((u32)l->peer[l->self].doorbell_id << 16 | SCIF_WIRE_VEC_MSG,
-		  l->regs + IVSHMEM_REG_DOORBELL);
+	scif_link_ring(l, l->self);
 	return 0;
+free:
+	kfree(t);
+	return ret;
 }
 
 static void scif_link_remove_control(struct pci_dev *pdev, struct scif_link *l)
@@ -448,21 +541,26 @@ static void scif_link_remove_control(struct pci_dev *pdev, struct scif_link *l)
 	mutex_lock(&scif_link_mutex);
 	WRITE_ONCE(l->stopping, true);
 	for (n = 0; n < l->max_nodes; n++) {
-		if (n != l->self && l->peer[n].present && !l->peer[n].broken)
-			scif_link_send(l, n, SCIF_WIRE_MSG_NODE_DOWN, 0);
+		if (n == l->self)
+			continue;
+		/* every connection with the peer ends; the goodbye ends its side */
 		scif_link_set_down(l, n, "link removed");
-		if (l->peer[n].aperture)
-			l->peer[n].aperture = NULL;
+		scif_link_post_node(l, n, SCIF_LINK_TX_DOWN);
 	}
 	iowrite32(SCIF_WIRE_KMOD_DOWN, l->shm + NODE_OFF(l->self, kmod_state));
 	scif_link = NULL;
 	WRITE_ONCE(scif_link_self, -1);
+	for (n = 0; n < l->max_nodes; n++)
+		scif_link_tx_update(l, n);
 	mutex_unlock(&scif_link_mutex);
 
 	free_irq(pci_irq_vector(pdev, SCIF_WIRE_VEC_MSG), l);
 	cancel_work_sync(&l->work);
 	cancel_work_sync(&l->attach_work);
 	pci_free_irq_vectors(pdev);
+	mutex_lock(&scif_link_mutex);
+	l->pdev = NULL;
+	mutex_unlock(&scif_link_mutex);
 	pci_info(pdev, "SCIF link: detached\n");
 }
 
@@ -472,6 +570,7 @@ static int scif_link_probe_aperture(struct pci_dev *pdev)
 	u32 addr = (u32)pdev->bus->number << 8 | pdev->devfn;
 	struct scif_link *l;
 	int ret = -ENODEV;
+	void *va;
 	u32 n;
 
 	if (pci_domain_nr(pdev->bus) != 0)
@@ -489,7 +588,15 @@ static int scif_link_probe_aperture(struct pci_dev *pdev)
 			ret = -EINVAL;
 			break;
 		}
+		/* the peer's RAM, cached: both sides are coherent CPUs */
+		va = memremap(pci_resource_start(pdev, 2), p->aperture_bytes,
+			      MEMREMAP_WB);
+		if (!va) {
+			ret = -ENOMEM;
+			break;
+		}
 		p->aperture = pdev;
+		WRITE_ONCE(p->ap_va, va);
 		pci_info(pdev, "SCIF link: RAM aperture of node %u (%llu MiB)\n",
 			 n, (unsigned long long)(p->aperture_bytes >> 20));
 		ret = 0;
@@ -497,6 +604,28 @@ static int scif_link_probe_aperture(struct pci_dev *pdev)
 	}
 	mutex_unlock(&scif_link_mutex);
 	return ret;
+}
+
+/* An aperture goes: the connections through it end first. */
+static void scif_link_remove_aperture(struct pci_dev *pdev)
+{
+	struct scif_link_peer *p;
+	void *va;
+	u32 n;
+
+	mutex_lock(&scif_link_mutex);
+	for (n = 0; n < SCIF_WIRE_MAX_NODES; n++) {
+		p = &scif_link_dev.peer[n];
+		if (p->aperture != pdev)
+			continue;
+		scif_link_conn_peer_down(n);
+		va = p->ap_va;
+		WRITE_ONCE(p->ap_va, NULL);
+		p->aperture = NULL;
+		synchronize_rcu();	/* scif_link_target() readers */
+		memunmap(va);
+	}
+	mutex_unlock(&scif_link_mutex);
 }
 
 static int scif_link_probe(struct pci_dev *pdev, const struct pci_device_id *id)
@@ -526,23 +655,15 @@ static int scif_link_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 static void scif_link_remove(struct pci_dev *pdev)
 {
-	void *data = pci_get_drvdata(pdev);
+	bool control;
 
 	mutex_lock(&scif_link_mutex);
-	if (scif_link && data == scif_link) {
-		mutex_unlock(&scif_link_mutex);
-		scif_link_remove_control(pdev, data);
-		return;
-	}
-	/* an aperture: its drvdata may point into a link already removed */
-	if (scif_link) {
-		u32 n;
-
-		for (n = 0; n < scif_link->max_nodes; n++)
-			if (scif_link->peer[n].aperture == pdev)
-				scif_link->peer[n].aperture = NULL;
-	}
+	control = scif_link && pci_get_drvdata(pdev) == scif_link;
 	mutex_unlock(&scif_link_mutex);
+	if (control)
+		scif_link_remove_control(pdev, &scif_link_dev);
+	else
+		scif_link_remove_aperture(pdev);
 }
 
 static const struct pci_device_id scif_link_ids[] = {
@@ -556,6 +677,43 @@ static struct pci_driver scif_link_driver = {
 	.probe = scif_link_probe,
 	.remove = scif_link_remove,
 };
+
+/**
+ * scif_node_public_id() - the node id user space sees for a local node
+ * @node: a node of this module
+ *
+ * With a link attached, this kernel's node 0 is the fabric's node id.
+ *
+ * Return: the id.
+ */
+u16 scif_node_public_id(const struct scif_node *node)
+{
+	int self = READ_ONCE(scif_link_self);
+
+	return node->id || self < 0 ? node->id : (u16)self;
+}
+
+/**
+ * scif_link_target() - where a connect to node @node goes
+ * @node: the node id user space named
+ *
+ * Return: -ENOENT without a link (local node ids apply), 0 for this
+ * kernel's node 0, 1 for a node across the link that is up and has an
+ * aperture, -ENODEV for any other id.
+ */
+int scif_link_target(u16 node)
+{
+	int self = READ_ONCE(scif_link_self);
+
+	if (self < 0)
+		return -ENOENT;
+	if (node == self)
+		return 0;
+	if (node < SCIF_WIRE_MAX_NODES && test_bit(node, &scif_link_up) &&
+	    READ_ONCE(scif_link_dev.peer[node].ap_va))
+		return 1;
+	return -ENODEV;
+}
 
 /**
  * scif_link_get_nodeids() - SCIF_GET_NODEIDS when a link is attached
@@ -609,6 +767,18 @@ int scif_link_get_nodeids(struct scif_endpt *ep, struct scifioctl_node_ids *req,
 int scif_link_init(void)
 {
 	struct dentry *d = debugfs_lookup("scif", NULL);
+	u32 n;
+
+	INIT_WORK(&scif_link_dev.work, scif_link_work);
+	INIT_WORK(&scif_link_dev.attach_work, scif_link_attach_work);
+	for (n = 0; n < SCIF_WIRE_MAX_NODES; n++) {
+		struct scif_link_peer *p = &scif_link_dev.peer[n];
+
+		INIT_LIST_HEAD(&p->conns);
+		spin_lock_init(&p->tx_lock);
+		INIT_LIST_HEAD(&p->outbox);
+		INIT_LIST_HEAD(&p->reap);
+	}
 
 	if (!IS_ERR_OR_NULL(d)) {
 		scif_link_dbg = debugfs_create_dir("link", d);
@@ -626,6 +796,7 @@ int scif_link_init(void)
 void scif_link_exit(void)
 {
 	pci_unregister_driver(&scif_link_driver);
+	scif_link_conn_exit();
 	debugfs_remove_recursive(scif_link_dbg);
 	scif_link_dbg = NULL;
 }

@@ -45,6 +45,10 @@ static long scif_do_send(struct scif_endpt *ep, struct scif_conn *conn,
 		if (done == len)
 			break;
 		n = scif_ring_write(r, buf + done, len - done, &woke);
+		if (n == -EPROTO) {
+			scif_link_conn_violation(conn, "bad receive ring tail");
+			n = -ECONNRESET;
+		}
 		if (n < 0) {
 			ret = n;
 			break;
@@ -80,6 +84,10 @@ static long scif_do_recv(struct scif_endpt *ep, struct scif_conn *conn,
 		return -ERESTARTSYS;
 	while (done < len) {
 		n = scif_ring_read(r, buf + done, len - done, &woke);
+		if (n == -EPROTO) {
+			scif_link_conn_violation(conn, "bad send ring head");
+			n = -ECONNRESET;
+		}
 		if (n < 0) {
 			ret = n;
 			break;

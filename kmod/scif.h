@@ -82,6 +82,7 @@
 #include "scif_api.h"
 
 struct scif_endpt;
+struct scif_link_conn;
 struct user_struct;
 struct page;
 
@@ -113,18 +114,39 @@ struct scif_node {
 	struct device *dev;
 };
 
+/* What a ring is to this kernel (&struct scif_ring.kind). */
+enum scif_ring_kind {
+	SCIF_RING_LOCAL,	/* both ends in this kernel */
+	SCIF_RING_LINK_RX,	/* our receive ring in our RAM; the peer writes */
+	SCIF_RING_LINK_TX,	/* the peer's receive ring, through the aperture */
+};
+
 /**
  * struct scif_ring - single-producer single-consumer byte ring
- * @buf: storage, allocated on first use (kvmalloc), @size bytes
+ * @buf: storage, @size bytes: allocated on first use (kvmalloc) for a local
+ *	ring; our RAM (LINK_RX) or the aperture (LINK_TX) for link rings
  * @size: power of two
- * @head: bytes ever produced (written by the producer only)
- * @tail: bytes ever consumed (written by the consumer only)
+ * @kind: &enum scif_ring_kind
+ * @head: bytes ever produced (written by the producer only; for LINK_RX
+ *	unused: the peer's head is read from @remote)
+ * @tail: bytes ever consumed (written by the consumer only; for LINK_TX
+ *	unused: the peer's tail is read from @remote)
+ * @remote: link rings: the other side's index in shared memory (LINK_RX:
+ *	head, LINK_TX: tail); untrusted, validated at each read
+ * @publish: link rings: where our own index is published (LINK_RX: tail,
+ *	LINK_TX: head)
+ * @dead: LINK_TX: the connection's ->closed; nothing is written into the
+ *	aperture once it is set (see scif_link_conn_quiesce())
  */
 struct scif_ring {
 	u8 *buf;
 	u32 size;
+	enum scif_ring_kind kind;
 	u32 head ____cacheline_aligned_in_smp;
 	u32 tail ____cacheline_aligned_in_smp;
+	__le32 *remote;
+	__le32 *publish;
+	const bool *dead;
 };
 
 /* Connection states (conn->state, under conn->lock). */
@@ -146,6 +168,9 @@ enum scif_conn_state {
  * @id: port id of each side
  * @link: entry in the listener's request queue
  * @ring: ring[s] carries the bytes sent by side s
+ * @lc: the link half of a connection with another kernel (link_conn.c),
+ *	else NULL; the peer's side has no endpoint here (ep[] is NULL there)
+ * @lside: with @lc, the side this kernel holds
  */
 struct scif_conn {
 	struct kref ref;
@@ -156,6 +181,8 @@ struct scif_conn {
 	struct scif_port_id id[2];
 	struct list_head link;
 	struct scif_ring ring[2];
+	struct scif_link_conn *lc;
+	int lside;
 };
 
 /* Endpoint states (ep->state, under ep->lock). */
@@ -424,5 +451,17 @@ int scif_link_init(void);
 void scif_link_exit(void);
 int scif_link_get_nodeids(struct scif_endpt *ep, struct scifioctl_node_ids *req,
 			  struct scifioctl_node_ids __user *arg);
+u16 scif_node_public_id(const struct scif_node *node);
+int scif_link_target(u16 node);
+
+/* link_conn.c: connections with nodes in other kernels */
+struct scif_conn *scif_link_conn_alloc(u16 peer);
+void scif_link_conn_start(struct scif_conn *conn);
+int scif_link_conn_prepare(struct scif_conn *conn);
+void scif_link_conn_granted(struct scif_conn *conn);
+void scif_link_conn_closed(struct scif_conn *conn);
+void scif_link_conn_notify(struct scif_conn *conn, __poll_t key);
+void scif_link_conn_violation(struct scif_conn *conn, const char *why);
+void scif_link_conn_free(struct scif_conn *conn);
 
 #endif /* _SCIF_PRIV_H */

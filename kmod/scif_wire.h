@@ -34,6 +34,9 @@
  * fabric rings SCIF_WIRE_VEC_MSG of every surviving node after a change of
  * the node table (after bumping hdr.fabric_gen).  A doorbell only says "look
  * again": a receiver rescans the node table and all its inbound queues.
+ * A sender that finds queue[self][M] full sets its @src_waiting; M, after
+ * consuming from a queue whose @src_waiting is 1, clears it and rings the
+ * sender back.
  *
  * Messages and liveness
  * ---------------------
@@ -157,29 +160,95 @@ struct scif_wire_hdr {
 /**
  * struct scif_wire_queue - indices of one src->dst queue; slots follow
  * @head: messages ever produced (src writes)
+ * @src_waiting: src found the queue full and waits for room: src writes 1,
+ *	dst writes 0 when it sees 1 after consuming, then rings src's doorbell
  * @pad0: keeps @tail on its own cache line
  * @tail: messages ever consumed (dst writes)
  * @pad1: up to SCIF_WIRE_QUEUE_SLOT_OFF
  */
 struct scif_wire_queue {
 	__le32 head;
-	__u8 pad0[60];
+	__le32 src_waiting;
+	__u8 pad0[56];
 	__le32 tail;
 	__u8 pad1[60];
 };
 
 #define SCIF_WIRE_QUEUE_SLOT_OFF	128	/* slot 0, from the queue start */
 
-/* Message types */
+/*
+ * Message types.  "id" is a connection id: each node numbers its side of a
+ * connection (1..2^31-1, never 0) and a message names the receiver's id
+ * (dst id) and the sender's (src id).  A ring descriptor (desc) is three
+ * args: the physical address of the ring's &struct scif_wire_ring page, the
+ * physical address of its data and the data bytes, all in the *sender's*
+ * RAM, i.e. at those offsets of the receiver's aperture onto the sender.
+ */
 enum scif_wire_msg_type {
 	SCIF_WIRE_MSG_NODE_UP = 1,	/* arg: none */
 	SCIF_WIRE_MSG_NODE_DOWN = 2,	/* goodbye; arg: none */
-	/* reserved for the next steps (connections and rings): */
-	SCIF_WIRE_MSG_CONNECT_REQ = 3,	/* arg0 src port, arg1 dst port, arg2 conn id */
-	SCIF_WIRE_MSG_CONNECT_GRANT = 4,	/* arg0 conn id, arg1 peer conn id */
-	SCIF_WIRE_MSG_CONNECT_REJECT = 5,	/* arg0 conn id, arg1 errno */
-	SCIF_WIRE_MSG_DISCONNECT = 6,	/* arg0 conn id */
-	SCIF_WIRE_MSG_RING_DESC = 7,	/* arg0 conn id, ring pages follow */
+	/* arg0: src port | dst port << 16; arg1: src id; arg2..4: desc */
+	SCIF_WIRE_MSG_CONNECT_REQ = 3,
+	/* arg0: dst id; arg1: src id; arg2..4: desc */
+	SCIF_WIRE_MSG_CONNECT_GRANT = 4,
+	/* arg0: dst id; arg1: src id (the request was refused) */
+	SCIF_WIRE_MSG_CONNECT_REJECT = 5,
+	/* arg0: dst id, 0 if the sender was never granted; arg1: src id */
+	SCIF_WIRE_MSG_DISCONNECT = 6,
+	/* 7 is unused (was a ring descriptor message in drafts) */
+	/* arg0: dst id; arg1: src id; arg2: SCIF_WIRE_WAKE_* */
+	SCIF_WIRE_MSG_WAKE = 8,
+};
+
+#define SCIF_WIRE_WAKE_DATA	0x1	/* your receive ring has new bytes */
+#define SCIF_WIRE_WAKE_SPACE	0x2	/* your send ring has new room */
+
+/*
+ * Connections
+ * -----------
+ * A connection has two byte rings, each in the RAM of the node that
+ * *receives* its bytes: the sender copies into the ring through its
+ * aperture onto the receiver, one copy, and the receiver reads its own
+ * memory.  The connector describes its receive ring in CONNECT_REQ; the
+ * listener's node answers CONNECT_GRANT (with its own receive ring) when
+ * the listener accepts, or CONNECT_REJECT.  Bytes may follow a grant at
+ * once, before the grant is read.
+ *
+ * In &struct scif_wire_ring, @head is written by the sender only (bytes
+ * ever written) and @tail by the receiver only (bytes ever read); both are
+ * free-running u32, (u32)(head - tail) <= data bytes, validated by each
+ * reader.  A WAKE is sent on the transitions that matter: empty -> not
+ * empty (DATA) and full -> not full (SPACE).
+ *
+ * DISCONNECT is each side's last word: "I will not write into your ring
+ * again".  Each side sends exactly one, when it closed, or when it learnt
+ * of the peer's close and has stopped writing.  A side frees its receive
+ * ring and forgets the connection once it has sent and received one (or
+ * received a REJECT, or sent one, or the peer went down).  A DISCONNECT
+ * with dst id 0 withdraws a request (the connector gave up before a
+ * grant); the listener's node finds it by (src node, src id).
+ *
+ * A receiver checks that a desc lies inside its aperture onto the sender
+ * (page-aligned addresses, data bytes a power of two in
+ * SCIF_WIRE_RING_MIN..SCIF_WIRE_RING_MAX), and that a message's ids name a
+ * connection with that node and that peer id; a message for an unknown
+ * connection is dropped (it may be from one that just ended).
+ */
+#define SCIF_WIRE_RING_MIN	4096U
+#define SCIF_WIRE_RING_MAX	(16U << 20)
+
+/**
+ * struct scif_wire_ring - the indices of one connection ring (a page)
+ * @head: bytes ever written (the sender writes, through its aperture)
+ * @pad0: keeps @tail on its own cache line
+ * @tail: bytes ever read (the receiver writes)
+ * @pad1: rest of the cache line
+ */
+struct scif_wire_ring {
+	__le32 head;
+	__u8 pad0[60];
+	__le32 tail;
+	__u8 pad1[60];
 };
 
 #define SCIF_WIRE_F_WANT_REPLY	0x1	/* NODE_UP: answer with a NODE_UP */
@@ -218,6 +287,7 @@ SCIF_WIRE_ASSERT(sizeof(struct scif_wire_hdr) <= SCIF_WIRE_HDR_BYTES,
 SCIF_WIRE_ASSERT(sizeof(struct scif_wire_queue) == SCIF_WIRE_QUEUE_SLOT_OFF,
 		 "queue indices");
 SCIF_WIRE_ASSERT(sizeof(struct scif_wire_msg) == 64, "message size");
+SCIF_WIRE_ASSERT(sizeof(struct scif_wire_ring) == 128, "ring indices");
 SCIF_WIRE_ASSERT(SCIF_WIRE_QUEUE_SLOT_OFF + 64 * SCIF_WIRE_QUEUE_SLOTS <=
 		 SCIF_WIRE_QUEUE_STRIDE, "slots fit the stride");
 SCIF_WIRE_ASSERT(SCIF_WIRE_QUEUE_OFF + SCIF_WIRE_QUEUE_STRIDE *

@@ -8,12 +8,22 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bin=$here/build/scif_link
+conn=$here/build/scif_linkconn
 node=${SCIF_LINK_NODE:?SCIF_LINK_NODE unset}
 phase=${SCIF_LINK_PHASE:-1}
 passed=0 failed=0
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 fail() { echo "not ok - $1"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if out=$("$@"); then ok "$what${out:+ (${out}s)}"; else fail "$what"; fi; }
+# prog_results LOG: add the "N passed, N failed" of a test program's log
+prog_results() {
+    local line p f
+    cat "$1"
+    line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n1)
+    if [[ -z $line ]]; then fail "$(basename "$1" .log) printed no result line"; return; fi
+    read -r p _ f _ <<<"${line//,/}"
+    passed=$((passed + p)) failed=$((failed + f))
+}
 finish() { echo "# irqs $(cat /sys/kernel/debug/scif/link/irqs) works $(cat /sys/kernel/debug/scif/link/works) up $(cat /sys/kernel/debug/scif/link/up); $(grep scif /proc/interrupts | tr -s ' ')"; echo "$passed passed, $failed failed"; exit $((failed != 0)); }
 
 echo "# $(dmesg | grep -ai 'scif' | grep -v 'command line' | tr '\n' ';')"
@@ -34,9 +44,15 @@ if modprobe virtio_net && ip link set eth0 up; then ok "eth0 up"; else fail "eth
 if ((node == 0)); then
     node -e "require('net').createServer(s => s.end('scif-link\n')).listen(7777, '::')" &
     srv=$!
+    conn_log=$(mktemp /tmp/linkconn-server.XXXXXX.log)
+    "$conn" server >"$conn_log" 2>&1 &
+    conn_srv=$!
     check "host sees node 1" "$bin" wait-peer 1 40
     check "card's rmmod: node 1 leaves" "$bin" wait-gone 1 30
     check "card's insmod: node 1 is back" "$bin" wait-peer 1 30
+    # the card runs scif_linkconn client against our server now
+    wait "$conn_srv"
+    prog_results "$conn_log"
     if [[ ${SCIF_LINK_KILL:-0} == 1 ]]; then
         "$bin" wait-gone 1 0 >/dev/null 2>&1 && fail "node 1 gone before the kill"
         : >"${SCIF_LINK_DIR:?}/kill-card"
@@ -66,6 +82,10 @@ if ((phase == 1)); then
     sleep 2
     insmod "${SCIF_GUEST_KO:?}" nodes=1 && ok "insmod scif" || fail "insmod scif"
     check "card sees node 0 after its reload" "$bin" wait-peer 0 30
+    # connections across the link, against the host's scif_linkconn server
+    conn_log=$(mktemp /tmp/linkconn-client.XXXXXX.log)
+    "$conn" client 0 >"$conn_log" 2>&1
+    prog_results "$conn_log"
     # the host asks the harness to kill us now: wait to be killed
     [[ ${SCIF_LINK_KILL:-0} == 1 ]] && sleep 300
 else

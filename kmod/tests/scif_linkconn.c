@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * scif_linkconn - connections across a SCIF link (kmod/tests/link.sh).
+ *
+ *   scif_linkconn server          on node 0: the listeners below; exits when
+ *                                 the client says it is done (or after 240 s)
+ *   scif_linkconn client NODE     on a card: the tests, against NODE's server
+ *
+ * Server ports: 3000 echo; 3001 sends 1000 bytes after the first byte it
+ * receives, then closes; 3002 closes 1 s after accepting; 3003 backlog 1,
+ * never accepts; 3099 "done".  Both sides print "ok - ..." / "not ok - ..."
+ * lines and end with "N passed, N failed" (exit 1 on any failure).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/scif_ioctl.h>
+
+#include "scif_test_api.h"
+
+static int passed, failed;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void result(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&out_lock);
+	printf("%s - ", ok ? "ok" : "not ok");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	if (ok)
+		passed++;
+	else
+		failed++;
+	pthread_mutex_unlock(&out_lock);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int ep_open(int flags)
+{
+	return open("/dev/scif", O_RDWR | O_CLOEXEC | flags);
+}
+
+/* 0 or -errno; @self filled in on success */
+static int ep_connect(int fd, int node, int port, struct scif_port_id *self)
+{
+	struct scifioctl_connect c = { .peer = { .node = node, .port = port } };
+
+	if (ioctl(fd, SCIF_CONNECT, &c))
+		return -errno;
+	if (self)
+		*self = c.self;
+	return 0;
+}
+
+static int ep_listen(int port, int backlog)
+{
+	int fd = ep_open(0), p = port;
+
+	if (fd < 0 || ioctl(fd, SCIF_BIND, &p) || ioctl(fd, SCIF_LISTEN, backlog)) {
+		fprintf(stderr, "listen %d: %s\n", port, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static int ep_accept(int lfd, struct scif_port_id *peer)
+{
+	struct scifioctl_accept a = { .flags = SCIF_ACCEPT_SYNC };
+	int fd;
+
+	if (ioctl(lfd, SCIF_ACCEPTREQ, &a))
+		return -1;
+	fd = ep_open(0);
+	if (fd < 0 || ioctl(fd, SCIF_ACCEPTREG, &a.endpt)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (peer)
+		*peer = a.peer;
+	return fd;
+}
+
+/* Bytes moved, or -errno with nothing moved. */
+static long ep_xfer(int fd, unsigned long cmd, void *buf, int len, int block)
+{
+	struct scifioctl_msg m = {
+		.msg = (uintptr_t)buf, .len = len, .flags = block ? SCIF_SEND_BLOCK : 0,
+	};
+
+	if (ioctl(fd, cmd, &m))
+		return -errno;
+	return m.out_len;
+}
+
+static long ep_send(int fd, const void *buf, int len)
+{
+	return ep_xfer(fd, SCIF_SEND, (void *)buf, len, 1);
+}
+
+static long ep_recv(int fd, void *buf, int len)
+{
+	return ep_xfer(fd, SCIF_RECV, buf, len, 1);
+}
+
+static long counter(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/scif/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* Wait up to @secs for the connection and endpoint counters to reach 0. */
+static int counters_zero(double secs)
+{
+	double end = now() + secs;
+
+	for (;;) {
+		long c = counter("connections"), e = counter("endpoints");
+
+		if (c == 0 && e == 0)
+			return 1;
+		if (now() > end) {
+			fprintf(stderr, "# counters: connections %ld endpoints %ld\n", c, e);
+			return 0;
+		}
+		usleep(50000);
+	}
+}
+
+/* A deterministic byte stream: byte i of stream @seed. */
+static uint8_t pattern(uint64_t seed, uint64_t i)
+{
+	uint64_t x = (i >> 3) * 0x9e3779b97f4a7c15ULL ^ seed;
+
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 32;
+	return (uint8_t)(x >> ((i & 7) * 8));
+}
+
+/* ---------------------------------------------------------------- server */
+
+static void *echo_thread(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char *buf = malloc(256 << 10);
+	long n, w, off;
+
+	if (!buf)
+		goto out;
+	for (;;) {
+		n = ep_xfer(fd, SCIF_RECV, buf, 256 << 10, 0);
+		if (n == 0) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			poll(&p, 1, 1000);
+			continue;
+		}
+		if (n < 0)
+			break;
+		for (off = 0; off < n; off += w) {
+			w = ep_send(fd, buf + off, n - off);
+			if (w <= 0)
+				goto out;
+		}
+	}
+out:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+struct srv {
+	int port;
+	int lfd;
+};
+
+static int client_node = -1;
+
+static void *accept_thread(void *arg)
+{
+	struct srv *s = arg;
+	struct scif_port_id peer;
+	char buf[1000];
+	pthread_t t;
+	int fd;
+
+	while ((fd = ep_accept(s->lfd, &peer)) >= 0) {
+		if (client_node < 0) {
+			client_node = peer.node;
+			result(peer.node != 0 && peer.port != 0,
+			       "ACCEPTREQ reports the card's endpoint as %u:%u",
+			       peer.node, peer.port);
+		}
+		switch (s->port) {
+		case 3000:
+			pthread_create(&t, NULL, echo_thread, (void *)(intptr_t)fd);
+			pthread_detach(t);
+			break;
+		case 3001:
+			memset(buf, 'x', sizeof(buf));
+			if (ep_recv(fd, buf, 1) == 1)
+				ep_send(fd, buf, sizeof(buf));
+			close(fd);
+			break;
+		case 3002:
+			sleep(1);
+			close(fd);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int server(void)
+{
+	static struct srv s[] = { { 3000 }, { 3001 }, { 3002 } };
+	struct scif_port_id peer;
+	int i, never, done, fd;
+	pthread_t t;
+
+	for (i = 0; i < 3; i++) {
+		s[i].lfd = ep_listen(s[i].port, 64);
+		pthread_create(&t, NULL, accept_thread, &s[i]);
+		pthread_detach(t);
+	}
+	never = ep_listen(3003, 1);
+	done = ep_listen(3099, 1);
+	printf("# server listening\n");
+	fflush(stdout);
+	alarm(240);
+	fd = ep_accept(done, &peer);
+	result(fd >= 0, "the card said it is done");
+	close(fd);
+	/* the card's connections end; ours follow */
+	for (i = 0; i < 3; i++)
+		close(s[i].lfd);
+	close(never);
+	close(done);
+	result(counters_zero(10), "host: connection and endpoint counters back to 0");
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
+/* ---------------------------------------------------------------- client */
+
+static int host;
+
+static int connect_to(int port, struct scif_port_id *self)
+{
+	int fd = ep_open(0), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ep_connect(fd, host, port, self);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+struct stream {
+	int fd;
+	uint64_t seed;
+	size_t bytes;
+	long ret;
+};
+
+static void *send_stream(void *arg)
+{
+	struct stream *s = arg;
+	const size_t chunk = 1 << 20;
+	uint8_t *buf = malloc(chunk);
+	size_t off = 0, n, i;
+	long w;
+
+	s->ret = -ENOMEM;
+	if (!buf)
+		return NULL;
+	while (off < s->bytes) {
+		n = s->bytes - off < chunk ? s->bytes - off : chunk;
+		for (i = 0; i < n; i++)
+			buf[i] = pattern(s->seed, off + i);
+		w = ep_send(s->fd, buf, n);
+		if (w != (long)n) {
+			s->ret = w < 0 ? w : -EIO;
+			free(buf);
+			return NULL;
+		}
+		off += n;
+	}
+	s->ret = 0;
+	free(buf);
+	return NULL;
+}
+
+/* Receive @bytes and check them against the pattern; 0 or -errno/-EIO. */
+static long recv_stream(int fd, uint64_t seed, size_t bytes)
+{
+	const size_t chunk = 1 << 20;
+	uint8_t *buf = malloc(chunk);
+	size_t off = 0, n, i;
+	long r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < bytes && !r) {
+		n = bytes - off < chunk ? bytes - off : chunk;
+		r = ep_recv(fd, buf, n);
+		if (r != (long)n) {
+			r = r < 0 ? r : -EIO;
+			break;
+		}
+		r = 0;
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern(seed, off + i)) {
+				fprintf(stderr, "# byte %zu differs\n", off + i);
+				r = -EILSEQ;
+				break;
+			}
+		off += n;
+	}
+	free(buf);
+	return r;
+}
+
+static void test_ids_and_echo(void)
+{
+	struct scif_port_id self;
+	uint16_t ids[16], me = 0xffff;
+	struct scifioctl_node_ids req = {
+		.nodes = (uintptr_t)ids, .self = (uintptr_t)&me, .len = 16,
+	};
+	char buf[6] = { 0 };
+	int fd = connect_to(3000, &self), listed = 0;
+
+	result(fd >= 0, "connect to the host's port 3000 (%s)", fd < 0 ? strerror(-fd) : "0");
+	if (fd < 0)
+		return;
+	if (ioctl(fd, SCIF_GET_NODEIDS, &req) == 0)
+		for (int i = 0; i < req.len && i < 16; i++)
+			listed |= ids[i] == host;
+	result(listed && self.node == me && self.node != host && self.port,
+	       "CONNECT reports self %u:%u on node %u, host listed", self.node,
+	       self.port, me);
+	result(ep_send(fd, "hello", 5) == 5 && ep_recv(fd, buf, 5) == 5 &&
+	       !memcmp(buf, "hello", 5), "5 bytes echoed");
+	close(fd);
+}
+
+static void test_duplex(void)
+{
+	const size_t bytes = 16 << 20;
+	struct stream s;
+	pthread_t t;
+	double t0;
+	long r;
+	int fd = connect_to(3000, NULL);
+
+	if (fd < 0) {
+		result(0, "16 MiB both ways at once: connect %s", strerror(-fd));
+		return;
+	}
+	s = (struct stream){ .fd = fd, .seed = 42, .bytes = bytes };
+	t0 = now();
+	pthread_create(&t, NULL, send_stream, &s);
+	r = recv_stream(fd, 42, bytes);
+	pthread_join(t, NULL);
+	result(!r && !s.ret, "16 MiB both ways at once, bytes checked (%.0f MB/s each way)",
+	       bytes / (now() - t0) / 1e6);
+	close(fd);
+}
+
+static void *many_one(void *arg)
+{
+	struct stream *s = arg;
+	pthread_t t;
+	long r;
+
+	pthread_create(&t, NULL, send_stream, s);
+	r = recv_stream(s->fd, s->seed, s->bytes);
+	pthread_join(t, NULL);
+	if (!s->ret)
+		s->ret = r;
+	return NULL;
+}
+
+static void test_many(void)
+{
+	enum { N = 32 };
+	static struct stream s[N];
+	pthread_t t[N];
+	int i, ok = 1, fd;
+
+	for (i = 0; i < N; i++) {
+		fd = connect_to(3000, NULL);
+		if (fd < 0) {
+			result(0, "%d connections: connect %d: %s", N, i, strerror(-fd));
+			while (i--)
+				close(s[i].fd);
+			return;
+		}
+		s[i] = (struct stream){ .fd = fd, .seed = 1000 + i, .bytes = 256 << 10 };
+	}
+	for (i = 0; i < N; i++)
+		pthread_create(&t[i], NULL, many_one, &s[i]);
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		ok &= s[i].ret == 0;
+		close(s[i].fd);
+	}
+	result(ok, "%d connections at once, 256 KiB echoed on each", N);
+}
+
+static void test_refused(void)
+{
+	int fd = connect_to(3050, NULL);
+
+	result(fd == -ECONNREFUSED, "no listener: ECONNREFUSED (%s)",
+	       fd < 0 ? strerror(-fd) : "connected");
+	if (fd >= 0)
+		close(fd);
+	fd = connect_to(0, NULL);
+	result(fd == -EINVAL, "port 0: EINVAL");
+	fd = ep_open(0);
+	result(ep_connect(fd, 7, 3000, NULL) == -ENODEV, "a node not on the link: ENODEV");
+	close(fd);
+}
+
+static void test_drain_then_reset(void)
+{
+	char buf[1000];
+	struct pollfd p;
+	int fd = connect_to(3001, NULL);
+	long r;
+
+	if (fd < 0) {
+		result(0, "drain: connect %s", strerror(-fd));
+		return;
+	}
+	ep_send(fd, "x", 1);
+	/* the host sends 1000 bytes and closes: let both arrive */
+	usleep(500000);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
+	poll(&p, 1, 5000);
+	result((p.revents & (POLLIN | POLLHUP)) == (POLLIN | POLLHUP) &&
+	       !(p.revents & POLLOUT), "after the peer's close: POLLIN|POLLHUP, no POLLOUT (%#x)",
+	       p.revents);
+	r = ep_recv(fd, buf, sizeof(buf));
+	result(r == 1000, "the queued 1000 bytes are read after the close (%ld)", r);
+	r = ep_recv(fd, buf, 1);
+	result(r == -ECONNRESET, "then recv: ECONNRESET (%ld)", r);
+	r = ep_send(fd, buf, 1);
+	result(r == -ECONNRESET, "and send: ECONNRESET (%ld)", r);
+	close(fd);
+}
+
+static void test_blocked_wakes(void)
+{
+	char buf[4];
+	double t0 = now();
+	int fd = connect_to(3002, NULL);
+	long r;
+
+	if (fd < 0) {
+		result(0, "blocked recv: connect %s", strerror(-fd));
+		return;
+	}
+	r = ep_recv(fd, buf, sizeof(buf));
+	result(r == -ECONNRESET && now() - t0 < 10,
+	       "a blocked recv wakes with ECONNRESET when the host closes (%.2f s)",
+	       now() - t0);
+	close(fd);
+}
+
+static void test_nonblocking(void)
+{
+	struct pollfd p;
+	int fd = ep_open(O_NONBLOCK), r;
+
+	r = ep_connect(fd, host, 3000, NULL);
+	result(r == -EINPROGRESS, "non-blocking connect: EINPROGRESS (%d)", r);
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	poll(&p, 1, 10000);
+	r = ep_connect(fd, host, 3000, NULL);
+	result((p.revents & POLLOUT) && r == 0, "then POLLOUT and CONNECT returns 0 (%d)", r);
+	close(fd);
+}
+
+static void test_withdrawn(void)
+{
+	int a = ep_open(O_NONBLOCK), b = ep_open(O_NONBLOCK), c;
+	struct pollfd p;
+	int ra, rb, rc;
+
+	/* 3003 has backlog 1 and never accepts */
+	ra = ep_connect(a, host, 3003, NULL);
+	usleep(300000);
+	rb = ep_connect(b, host, 3003, NULL);
+	p = (struct pollfd){ .fd = b, .events = POLLOUT };
+	poll(&p, 1, 10000);
+	rb = ep_connect(b, host, 3003, NULL);
+	result(ra == -EINPROGRESS && rb == -ECONNREFUSED,
+	       "backlog 1 full: the second request is refused (%d)", rb);
+	close(b);
+	close(a);		/* withdraws the first: the backlog is free again */
+	usleep(500000);
+	c = ep_open(O_NONBLOCK);
+	rc = ep_connect(c, host, 3003, NULL);
+	p = (struct pollfd){ .fd = c, .events = POLLOUT };
+	poll(&p, 1, 1000);
+	result(rc == -EINPROGRESS && !(p.revents & POLLOUT),
+	       "a withdrawn request frees its backlog slot (still pending: %#x)", p.revents);
+	close(c);
+}
+
+static void test_rma_not_yet(void)
+{
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct scifioctl_reg reg = {
+		.addr = (uintptr_t)m, .len = 4096, .prot = SCIF_PROT_READ | SCIF_PROT_WRITE,
+	};
+	int fd = connect_to(3000, NULL), r;
+
+	r = fd >= 0 && ioctl(fd, SCIF_REG, &reg) ? errno : 0;
+	result(r == EOPNOTSUPP, "REG on a link connection: EOPNOTSUPP for now (%d)", r);
+	if (fd >= 0)
+		close(fd);
+	munmap(m, 4096);
+}
+
+static int client(void)
+{
+	int fd;
+
+	test_ids_and_echo();
+	test_duplex();
+	test_many();
+	test_refused();
+	test_drain_then_reset();
+	test_blocked_wakes();
+	test_nonblocking();
+	test_withdrawn();
+	test_rma_not_yet();
+	result(counters_zero(10), "card: connection and endpoint counters back to 0");
+	fd = connect_to(3099, NULL);
+	result(fd >= 0, "told the host we are done");
+	if (fd >= 0)
+		close(fd);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "server"))
+		return server();
+	if (argc == 3 && !strcmp(argv[1], "client")) {
+		host = atoi(argv[2]);
+		alarm(240);
+		return client();
+	}
+	fprintf(stderr, "usage: scif_linkconn server | client NODE\n");
+	return 2;
+}
