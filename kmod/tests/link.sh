@@ -55,9 +55,18 @@ if ((node == 0)); then
     prog_results "$conn_log"
     if [[ ${SCIF_LINK_KILL:-0} == 1 ]]; then
         "$bin" wait-gone 1 0 >/dev/null 2>&1 && fail "node 1 gone before the kill"
-        : >"${SCIF_LINK_DIR:?}/kill-card"
+        # the card streams into port 3010; kill-host asks for the kill mid-stream
+        kill_log=$(mktemp /tmp/linkconn-kill.XXXXXX.log)
+        "$conn" kill-host 3010 "${SCIF_LINK_DIR:?}/kill-card" >"$kill_log" 2>&1
+        prog_results "$kill_log"
+        [[ -e $SCIF_LINK_DIR/kill-card ]] || : >"$SCIF_LINK_DIR/kill-card"
         check "card's qemu killed: node 1 leaves" "$bin" wait-gone 1 30
+        "$conn" server >"$conn_log" 2>&1 &
+        conn_srv=$!
         check "restarted card: node 1 is back" "$bin" wait-peer 1 180
+        # the new card connects again (scif_linkconn client 0 quick)
+        wait "$conn_srv"
+        prog_results "$conn_log"
     fi
     # stay until the card is done (its module says goodbye at its end)
     check "card's end: node 1 leaves" "$bin" wait-gone 1 120
@@ -86,9 +95,13 @@ if ((phase == 1)); then
     conn_log=$(mktemp /tmp/linkconn-client.XXXXXX.log)
     "$conn" client 0 >"$conn_log" 2>&1
     prog_results "$conn_log"
-    # the host asks the harness to kill us now: wait to be killed
-    [[ ${SCIF_LINK_KILL:-0} == 1 ]] && sleep 300
+    # stream into the host until the harness kills our qemu
+    if [[ ${SCIF_LINK_KILL:-0} == 1 ]]; then "$conn" kill-card 0 3010; sleep 300; fi
 else
+    # the restarted card: connections work again
+    conn_log=$(mktemp /tmp/linkconn-client.XXXXXX.log)
+    "$conn" client 0 quick >"$conn_log" 2>&1
+    prog_results "$conn_log"
     sleep 2    # let the host see us back
 fi
 finish

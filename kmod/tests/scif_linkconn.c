@@ -4,7 +4,15 @@
  *
  *   scif_linkconn server          on node 0: the listeners below; exits when
  *                                 the client says it is done (or after 240 s)
- *   scif_linkconn client NODE     on a card: the tests, against NODE's server
+ *   scif_linkconn client NODE [quick]
+ *                                 on a card: the tests, against NODE's server
+ *                                 (quick: a connection, an echo and "done")
+ *   scif_linkconn kill-host PORT FILE
+ *                                 on node 0: accept a stream on PORT, create
+ *                                 FILE (the harness kills the card's qemu),
+ *                                 and check that the stream ends within 1 s
+ *   scif_linkconn kill-card NODE PORT
+ *                                 on the card: stream into NODE:PORT forever
  *
  * Server ports: 3000 echo; 3001 sends 1000 bytes after the first byte it
  * receives, then closes; 3002 closes 1 s after accepting; 3003 backlog 1,
@@ -563,11 +571,13 @@ static void test_rma_not_yet(void)
 	munmap(m, 4096);
 }
 
-static int client(void)
+static int client(int quick)
 {
 	int fd;
 
 	test_ids_and_echo();
+	if (quick)
+		goto done;
 	test_duplex();
 	test_many();
 	test_refused();
@@ -576,6 +586,7 @@ static int client(void)
 	test_nonblocking();
 	test_withdrawn();
 	test_rma_not_yet();
+done:
 	result(counters_zero(10), "card: connection and endpoint counters back to 0");
 	fd = connect_to(3099, NULL);
 	result(fd >= 0, "told the host we are done");
@@ -585,15 +596,68 @@ static int client(void)
 	return failed != 0;
 }
 
+/* The host's side of a card killed mid-stream. */
+static int kill_host(int port, const char *file)
+{
+	const int chunk = 1 << 20;
+	char *buf = malloc(chunk);
+	int lfd = ep_listen(port, 1), fd, f;
+	long total = 0, r = 0;
+	double t0;
+
+	alarm(120);
+	fd = ep_accept(lfd, NULL);
+	close(lfd);
+	result(fd >= 0, "the card's stream connected");
+	while (fd >= 0 && total < (8 << 20) && (r = ep_recv(fd, buf, chunk)) > 0)
+		total += r;
+	result(total >= (8 << 20), "8 MiB of the card's stream arrived");
+	f = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	close(f);
+	t0 = now();
+	while (fd >= 0 && (r = ep_xfer(fd, SCIF_RECV, buf, chunk, 1)) > 0)
+		;
+	result(r == -ECONNRESET && now() - t0 < 1.0,
+	       "the card's qemu killed mid-stream: the host's recv ends with ECONNRESET %.2f s after the kill was asked for",
+	       now() - t0);
+	close(fd);
+	result(counters_zero(5), "host: counters back to 0 after the dead card's connection");
+	free(buf);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
+/* The card's side: stream until killed. */
+static int kill_card(int port)
+{
+	const int chunk = 1 << 20;
+	char *buf = calloc(1, chunk);
+	double end = now() + 60;
+	int fd;
+
+	while ((fd = connect_to(port, NULL)) < 0 && now() < end)
+		usleep(200000);
+	while (fd >= 0 && ep_send(fd, buf, chunk) == chunk)
+		;
+	fprintf(stderr, "kill-card: the stream ended before the kill\n");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "kill-host"))
+		return kill_host(atoi(argv[2]), argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "kill-card")) {
+		host = atoi(argv[2]);
+		return kill_card(atoi(argv[3]));
+	}
 	if (argc == 2 && !strcmp(argv[1], "server"))
 		return server();
-	if (argc == 3 && !strcmp(argv[1], "client")) {
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "client")) {
 		host = atoi(argv[2]);
 		alarm(240);
-		return client();
+		return client(argc == 4 && !strcmp(argv[3], "quick"));
 	}
-	fprintf(stderr, "usage: scif_linkconn server | client NODE\n");
+	fprintf(stderr, "usage: scif_linkconn server | client NODE [quick] | kill-host PORT FILE | kill-card NODE PORT\n");
 	return 2;
 }

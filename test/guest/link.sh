@@ -148,6 +148,14 @@ for side in host card; do
     P=$((P + p)) F=$((F + f))
     echo "link: $side: exit $rc, ${line:-no summary line}"
 done
+if [[ $CARD_LOG != "$LDIR/card.log" ]]; then
+    # the killed card printed no summary: count its result lines up to the kill
+    p=$(grep -acE '^ok - ' "$LDIR/card.log" || true) f=$(grep -acE '^not ok - ' "$LDIR/card.log" || true)
+    echo "--- card before the kill (${LDIR#"$REPO"/}/card.log)"
+    grep -aE '^(ok|not ok) - ' "$LDIR/card.log" || true
+    P=$((P + p)) F=$((F + f))
+    echo "link: killed card: $p passed, $f failed"
+fi
 echo "link: fabric log: $(tr '\n' ';' <"$LDIR/fabric.log" | cut -c1-400)"
 echo "link: $HK/$CK in ${secs}s"
 echo "$P passed, $F failed"
