@@ -5,6 +5,9 @@
 // the stream's rate and not SHA-256's.
 // Usage: node examples/file-pipe.js [FILE]
 // Without FILE, a 256 MiB file of pseudo-random bytes is made in the temp dir.
+// On two machines (a host and a card on a SCIF link: examples/link-file-pipe.sh):
+//   card: FILE_PIPE_ROLE=receiver node examples/file-pipe.js [PORT]
+//   host: FILE_PIPE_ROLE=sender node examples/file-pipe.js FILE CARD_NODE PORT
 'use strict';
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -41,7 +44,7 @@ if (role === 'receiver') {
       server.close();
     });
   });
-  server.listen(0, () => console.log(`port ${server.address().port}`));
+  server.listen(Number(process.argv[2] ?? 0), () => console.log(`port ${server.address().port}`));
 } else if (role === 'sender') {
   // Node 0 (the "host"): hash the file first (timed on its own), then stream it.
   const [file, node, port] = process.argv.slice(2);

@@ -121,7 +121,9 @@ export class Server extends EventEmitter {
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
     const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments]);
-    const where = { node: platform.node, port: p };
+    // The kernel knows this node's id: on a SCIF link it is the fabric's, not SCIF_NODE's.
+    const ids = platform.provider === 'kernel' ? binding.getNodeIds(platform.provider, platform.node, platform.nodes) : null;
+    const where = { node: ids !== null && typeof ids === 'object' ? ids.self : platform.node, port: p };
     let rc = ep.openError ?? ep.bind(p);
     let syscall = ep.openError !== undefined ? 'scif_open' : 'scif_bind';
     if (rc >= 0) {

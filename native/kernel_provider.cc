@@ -51,6 +51,17 @@ int IoctlByValue(int fd, unsigned long cmd, int value) {
   }
 }
 
+// This node's id as the kernel reports it: on a SCIF link that is the fabric's
+// id, not the local device's index (SCIF_NODE). |fallback| if the query fails.
+uint16_t SelfNode(int fd, uint16_t fallback) {
+  uint16_t me = fallback;
+  struct scifioctl_node_ids req;
+  memset(&req, 0, sizeof(req));
+  req.self = reinterpret_cast<uintptr_t>(&me);
+  req.len = 0;  // no list: just self
+  return Ioctl(fd, SCIF_GET_NODEIDS, &req) == 0 ? me : fallback;
+}
+
 class KernelEndpoint final : public ProviderEndpoint {
  public:
   KernelEndpoint(UniqueFd fd, const PlatformConfig& config)
@@ -67,6 +78,7 @@ class KernelEndpoint final : public ProviderEndpoint {
     if (rc == -EINVAL && port != 0 && !bound_) return -EADDRINUSE;
     if (rc < 0) return rc;
     bound_ = true;
+    local_.node = SelfNode(fd_.Get(), local_.node);
     local_.port = static_cast<uint16_t>(pn);
     return local_.port;
   }

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { LINK_AGENT, spawnRemote } from './remote-child';
 
 const require = createRequire(import.meta.url);
 
@@ -23,6 +24,19 @@ export const GUEST = !!process.env.SCIF_GUEST;
 export function bound(ms: number): number {
   return GUEST ? ms * 20 : ms;
 }
+
+/**
+ * The node of this process (and of fixtures run with SCIF_NODE=0) and the node of the peer
+ * fixtures (SCIF_NODE=1): 0 and 1 in one kernel; on a SCIF link (test/guest/link-node.sh)
+ * this kernel's id and the other kernel's, where the peer fixtures run.
+ */
+export const [NODE0, NODE1] = ((): [number, number] => {
+  if (!LINK_AGENT) return [0, 1];
+  const { self, nodes } = scif.getNodeIds();
+  const other = nodes.find((n) => n !== self);
+  if (other === undefined) throw new Error(`SCIF_LINK_AGENT is set but no other node is up: ${nodes}`);
+  return [self, other];
+})();
 
 const MiB = 1024 * 1024;
 /** Bytes each direction for the two-process stream (override: SCIF_TEST_STREAM_MIB). */
@@ -139,7 +153,11 @@ export function fixture(name: string, args: string[] = [], opts: FixtureOptions 
       throw new Error('this test needs root (to start a process of another uid)');
     }
   }
-  const child = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', name), ...args], spawnOpts);
+  // On a SCIF link the peer process (SCIF_NODE=1: "the other node") runs in the other guest.
+  const remote = !!LINK_AGENT && opts.env?.SCIF_NODE === '1' && !opts.nobody;
+  const child = remote
+    ? spawnRemote(name, args, opts.env ?? {})
+    : spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', name), ...args], spawnOpts);
   running.add(child);
   child.on('exit', () => running.delete(child));
   let stdout = '';

@@ -1,7 +1,7 @@
 // Lifecycle: a peer killed mid-stream, fds released, and processes whose
 // sockets are closed or unref'd exit on their own.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { killFixtures, bound, fdCount, fixture, listen, once, scif, settleFds, within, type Socket } from './helpers';
+import { killFixtures, bound, NODE1, fdCount, fixture, listen, once, scif, settleFds, within, type Socket } from './helpers';
 
 afterEach(killFixtures);
 
@@ -53,7 +53,7 @@ describe.each(['off', 'on'] as const)('a peer killed with SIGKILL mid-stream (SC
     const peer = fixture('peer.js', ['writer', String(address.node), String(address.port)], { env: { SCIF_NODE: '1', SCIF_SEGMENTS: segments } });
     await peer.message((m) => 'connected' in m);
     if (!accepted) await once(server, 'connection');
-    expect(accepted.remoteNode).toBe(1);
+    expect(accepted.remoteNode).toBe(NODE1);
     const w = watch(accepted);
     // Mid-stream: data is flowing when the peer dies.
     let bytes = 0;
@@ -80,11 +80,11 @@ describe.each(['off', 'on'] as const)('a peer killed with SIGKILL mid-stream (SC
     const fds = fdCount();
     const peer = fixture('peer.js', ['reader'], { env: { SCIF_NODE: '1', SCIF_SEGMENTS: segments } });
     const { listening } = await peer.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
-    expect(listening.node).toBe(1);
+    expect(listening.node).toBe(NODE1);
     const c = scif.connect(listening);
     const w = watch(c);
     await once(c, 'connect');
-    expect(c.remoteNode).toBe(1);
+    expect(c.remoteNode).toBe(NODE1);
     const chunk = Buffer.alloc(1024 * 1024, 0x42);
     let stop = false;
     let callbacks = 0;
@@ -176,7 +176,7 @@ describe('processes exit on their own', () => {
     );
     await exits(['client-unref', String(address.node), String(address.port)], (m) => 'connected' in m, { SCIF_NODE: '1' });
     expectPeerGone(await within(gone, bound(30_000), 'server side closes'));
-    expect(accepted.remoteNode).toBe(1);
+    expect(accepted.remoteNode).toBe(NODE1);
     server.close();
     await once(server, 'close');
   });

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bound, killFixtures, fixture, GUEST, listen, once, scif, STREAM_BYTES, within, type Socket } from './helpers';
+import { bound, killFixtures, NODE0, NODE1, fixture, GUEST, listen, once, scif, STREAM_BYTES, within, type Socket } from './helpers';
 
 afterEach(killFixtures);
 
@@ -39,7 +39,7 @@ describe('streams', () => {
     const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0', SCIF_SEGMENTS: segments } });
     try {
       const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
-      expect(listening.node).toBe(0);
+      expect(listening.node).toBe(NODE0);
       const client = fixture('stream-peer.js', ['client', String(STREAM_BYTES), String(listening.node), String(listening.port)], {
         env: { SCIF_NODE: '1', SCIF_SEGMENTS: segments },
       });
@@ -65,16 +65,16 @@ describe('streams', () => {
       }
       // Addresses as each side sees them: the server's process is node 0,
       // the client's node 1.
-      expect(sr.nodeIds.self).toBe(0);
-      expect(cr.nodeIds.self).toBe(1);
-      expect(sr.localNode).toBe(0);
+      expect(sr.nodeIds.self).toBe(NODE0);
+      expect(cr.nodeIds.self).toBe(NODE1);
+      expect(sr.localNode).toBe(NODE0);
       expect(sr.localPort).toBe(listening.port);
-      expect(sr.address).toEqual({ node: 0, port: listening.port });
-      expect(sr.remoteNode).toBe(1);
-      expect(cr.localNode).toBe(1);
-      expect(cr.remoteNode).toBe(0);
+      expect(sr.address).toEqual({ node: NODE0, port: listening.port });
+      expect(sr.remoteNode).toBe(NODE1);
+      expect(cr.localNode).toBe(NODE1);
+      expect(cr.remoteNode).toBe(NODE0);
       expect(cr.remotePort).toBe(listening.port);
-      expect(cr.address).toEqual({ node: 1, port: cr.localPort });
+      expect(cr.address).toEqual({ node: NODE1, port: cr.localPort });
       expect(sr.remotePort).toBe(cr.localPort);
       const [se, ce] = await within(Promise.all([server.done, client.done]), bound(60_000), 'stream peers exit');
       expect(se.code).toBe(0);

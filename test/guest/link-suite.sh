@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The link stage: the fabric against fake clients (no qemu), then two guests on a SCIF link
 # (test/guest/link.sh running kmod/tests/link.sh) on 6.1, 6.12 and the mixed pair host 6.1 /
-# card 6.12; the mixed pair also kills the card's qemu and boots a new card.
+# card 6.12; the mixed pair also kills the card's qemu mid-stream and boots a new card. Last,
+# the Node suite's two-process cases with the peer process in the other guest (host 6.12,
+# card 6.1: test/guest/link-node.sh).
 # Ends with "N passed, N failed" over everything; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +17,11 @@ add() {   # add NAME LOG RC
     P=$((P + p)) F=$((F + f))
     lines+=("link: $1: $p passed, $f failed$( (($3)) && echo " (exit $3)")")
 }
+# the Node test files whose two-process cases run across the link (their peer fixtures,
+# SCIF_NODE=1, run in the other guest: test/remote-child.ts)
+LINK_NODE_TESTS=(test/stream.test.ts test/lifecycle.test.ts)
+[[ -f $REPO/build/Release/scif.node && -f $REPO/dist/index.js ]] ||
+    die "the package is not built (npm run build): the guests run the host's build"
 mkdir -p "$BUILD/suite"
 log=$BUILD/suite/link-fabric.log
 make -s -C "$REPO/kmod/fabric" test 2>&1 | tee "$log"
@@ -36,6 +43,20 @@ run_pair() {   # run_pair NAME link.sh-options...
 run_pair 6.1 --kernel 6.1
 run_pair 6.12 --kernel 6.12
 run_pair mixed-kill --host-kernel 6.1 --card-kernel 6.12 --kill-card
+# the README's demo across the link: the host pipes a file to the card
+run_demo() {
+    local log=$BUILD/suite/link-demo.log
+    note "=== link demo"
+    "$GUEST_DIR/link.sh" --prebuilt --timeout 600 --kernel 6.12 -- bash examples/link-file-pipe.sh 2>&1 | tee "$log"
+    add demo "$log" "${PIPESTATUS[0]}"
+}
+run_demo
+# the Node suite's two-process cases, the peer process in the other kernel
+log=$BUILD/suite/link-node.log
+note "=== link node"
+"$GUEST_DIR/link.sh" --prebuilt --timeout 1500 --host-kernel 6.12 --card-kernel 6.1 -- \
+    bash test/guest/link-node.sh "${LINK_NODE_TESTS[@]}" 2>&1 | tee "$log"
+add node "$log" "${PIPESTATUS[0]}"
 echo
 printf '%s\n' "${lines[@]}"
 echo "$P passed, $F failed"
