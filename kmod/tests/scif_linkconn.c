@@ -13,6 +13,11 @@
  *                                 and check that the stream ends within 1 s
  *   scif_linkconn kill-card NODE PORT
  *                                 on the card: stream into NODE:PORT forever
+ *   scif_linkconn fuzz-host SECONDS
+ *                                 on node 0 while node 1 is link-fuzz (a hostile
+ *                                 card): connect to it and accept from it for
+ *                                 SECONDS, then check that its goodbye ends
+ *                                 everything and that local connections work
  *
  * Server ports: 3000 echo; 3001 sends 1000 bytes after the first byte it
  * receives, then closes; 3002 closes 1 s after accepting; 3003 backlog 1,
@@ -643,8 +648,132 @@ static int kill_card(int port)
 	return 1;
 }
 
+static volatile int fuzz_stop;
+
+/* Accept whatever the hostile card manages to connect; poke it; close. */
+static void *fuzz_acceptor(void *arg)
+{
+	int lfd = *(int *)arg, fd;
+	char buf[256];
+
+	while (!fuzz_stop) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct scifioctl_accept a = { .flags = 0 };
+
+		if (poll(&p, 1, 100) != 1 || ioctl(lfd, SCIF_ACCEPTREQ, &a))
+			continue;
+		fd = ep_open(0);
+		if (fd < 0 || ioctl(fd, SCIF_ACCEPTREG, &a.endpt)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		ep_xfer(fd, SCIF_RECV, buf, sizeof(buf), 0);
+		ep_xfer(fd, SCIF_SEND, buf, sizeof(buf), 0);
+		close(fd);
+	}
+	return NULL;
+}
+
+static int gone(int node)
+{
+	uint16_t ids[16], me;
+	struct scifioctl_node_ids req = {
+		.nodes = (uintptr_t)ids, .self = (uintptr_t)&me, .len = 16,
+	};
+	int fd = ep_open(0), found = 0;
+
+	if (fd < 0 || ioctl(fd, SCIF_GET_NODEIDS, &req))
+		return 0;
+	close(fd);
+	for (int i = 0; i < req.len && i < 16; i++)
+		found |= ids[i] == node;
+	return !found;
+}
+
+static int fuzz_host(double secs)
+{
+	long tries = 0, connected = 0, refused = 0, other = 0;
+	double end = now() + secs, t;
+	int lfd = ep_listen(3000, 64), fd, r, me;
+	struct scif_port_id self;
+	char buf[256] = "fuzz";
+	pthread_t t_acc;
+
+	alarm(secs + 240);
+	pthread_create(&t_acc, NULL, fuzz_acceptor, &lfd);
+	while (now() < end) {
+		struct pollfd p;
+
+		fd = ep_open(O_NONBLOCK);
+		if (fd < 0)
+			break;
+		tries++;
+		r = ep_connect(fd, 1, 2000 + tries % 4, NULL);
+		p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		if (r == -EINPROGRESS && poll(&p, 1, 50) == 1)
+			r = ep_connect(fd, 1, 2000 + tries % 4, NULL);
+		if (r == 0) {
+			connected++;
+			ep_xfer(fd, SCIF_SEND, buf, sizeof(buf), 0);
+			ep_xfer(fd, SCIF_RECV, buf, sizeof(buf), 0);
+			p = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
+			poll(&p, 1, 0);
+		} else if (r == -ECONNREFUSED || r == -ENODEV) {
+			refused++;
+		} else {
+			other++;
+		}
+		close(fd);
+	}
+	fuzz_stop = 1;
+	pthread_join(t_acc, NULL);
+	close(lfd);
+	printf("# %ld connects: %ld connected, %ld refused/no node, %ld other\n", tries,
+	       connected, refused, other);
+	result(tries > 0, "the host kept connecting to the hostile card for %.0f s", secs);
+	t = now();
+	while (!gone(1) && now() - t < 60)
+		usleep(100000);
+	result(gone(1), "node 1 left after the fuzzer's goodbye");
+	result(counters_zero(20), "host: counters back to 0 after the hostile card");
+	/* this kernel still works: a local connection on its own node */
+	lfd = ep_listen(3100, 1);
+	fd = ep_open(O_NONBLOCK);	/* connect completes at accept: below */
+	me = -1;
+	{
+		uint16_t ids[16], m = 0xffff;
+		struct scifioctl_node_ids req = {
+			.nodes = (uintptr_t)ids, .self = (uintptr_t)&m, .len = 16,
+		};
+
+		if (!ioctl(fd, SCIF_GET_NODEIDS, &req))
+			me = m;
+	}
+	r = ep_connect(fd, me, 3100, &self);
+	if (r == -EINPROGRESS) {
+		int a = ep_accept(lfd, NULL);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		poll(&p, 1, 10000);
+		r = ep_connect(fd, me, 3100, &self);
+		r = r || a < 0 || ep_send(fd, "alive", 5) != 5 ||
+		    ep_recv(a, buf, 5) != 5 || memcmp(buf, "alive", 5);
+		if (a >= 0)
+			close(a);
+	}
+	result(r == 0, "this kernel still connects to itself (node %d) after the fuzz", me);
+	close(fd);
+	close(lfd);
+	result(counters_zero(10), "host: counters 0 at the end");
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "fuzz-host"))
+		return fuzz_host(atof(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "kill-host"))
 		return kill_host(atoi(argv[2]), argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "kill-card")) {

@@ -3,7 +3,8 @@
 # (test/guest/link.sh running kmod/tests/link.sh) on 6.1, 6.12 and the mixed pair host 6.1 /
 # card 6.12; the mixed pair also kills the card's qemu mid-stream and boots a new card. Last,
 # the Node suite's two-process cases with the peer process in the other guest (host 6.12,
-# card 6.1: test/guest/link-node.sh).
+# card 6.1: test/guest/link-node.sh), the README's demo, and the link fuzzer: a hostile
+# userspace card against each kernel (LINK_FUZZ_SECONDS, default 30).
 # Ends with "N passed, N failed" over everything; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,6 +21,7 @@ add() {   # add NAME LOG RC
 # the Node test files whose two-process cases run across the link (their peer fixtures,
 # SCIF_NODE=1, run in the other guest: test/remote-child.ts)
 LINK_NODE_TESTS=(test/stream.test.ts test/lifecycle.test.ts)
+LINK_FUZZ_SECONDS=${LINK_FUZZ_SECONDS:-30}
 [[ -f $REPO/build/Release/scif.node && -f $REPO/dist/index.js ]] ||
     die "the package is not built (npm run build): the guests run the host's build"
 mkdir -p "$BUILD/suite"
@@ -51,6 +53,14 @@ run_demo() {
     add demo "$log" "${PIPESTATUS[0]}"
 }
 run_demo
+# a hostile userspace card (kmod/fabric/link-fuzz) against each kernel
+for k in 6.1 6.12; do
+    log=$BUILD/suite/link-fuzz-$k.log
+    note "=== link fuzz $k"
+    "$GUEST_DIR/link.sh" --prebuilt --timeout 400 --kernel "$k" --fuzz-card "$LINK_FUZZ_SECONDS" -- \
+        bash kmod/tests/link-fuzz.sh 2>&1 | tee "$log"
+    add "fuzz $k" "$log" "${PIPESTATUS[0]}"
+done
 # the Node suite's two-process cases, the peer process in the other kernel
 log=$BUILD/suite/link-node.log
 note "=== link node"

@@ -6,18 +6,21 @@
 # checks: build warnings, dmesg, taint, debugfs counters, rmmod).
 #
 # Usage: test/guest/link.sh [--kernel K] [--host-kernel K] [--card-kernel K] [--timeout S]
-#                           [--kill-card] [--prebuilt] [--env K=V]... -- COMMAND [ARGS...]
+#                           [--kill-card] [--fuzz-card SECS] [--prebuilt] [--env K=V]...
+#                           -- COMMAND [ARGS...]
 #   --prebuilt: use build/kmod/KVER/scif.ko as built by an earlier run (no W=1 build here).
 #   --kill-card: when the host's command creates $SCIF_LINK_DIR/kill-card, kill the card's
 #   qemu and boot a new card (SCIF_LINK_PHASE=2); the new card's status is the card's status.
+#   --fuzz-card SECS: no card guest; node 1 is kmod/fabric/build/link-fuzz, a hostile
+#   userspace card, for SECS seconds (the host's command sees SCIF_LINK_FUZZ=SECS).
 # Exit status: 0 if both sides passed; prints "link: host ... card ..." lines and, when both
 # commands print "N passed, N failed" lines, their sum as the last line.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '8,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-HK=6.1 CK="" TIMEOUT=600 KILL=0 PREBUILT=0
+HK=6.1 CK="" TIMEOUT=600 KILL=0 PREBUILT=0 FUZZ=0
 ENVS=()
 while (($#)); do
     case "$1" in
@@ -26,6 +29,7 @@ while (($#)); do
         --card-kernel) CK=${2:?}; shift 2 ;;
         --timeout) TIMEOUT=${2:?}; shift 2 ;;
         --kill-card) KILL=1; shift ;;
+        --fuzz-card) FUZZ=${2:?}; ENVS+=(--env "SCIF_LINK_FUZZ=$2"); shift 2 ;;
         --prebuilt) PREBUILT=1; shift ;;
         --env) ENVS+=(--env "${2:?}"); shift 2 ;;
         -h|--help) usage ;;
@@ -113,7 +117,14 @@ start_node 0 "$HK" 1 "$LDIR/host.log" "$@" &
 HOST_PID=$!
 # the host's netdev is the stream server: let it listen first
 for _ in $(seq 200); do [[ -S $LDIR/net.sock ]] && break; sleep 0.1; done
-start_node 1 "$CK" 1 "$LDIR/card.log" "$@" &
+if ((FUZZ)); then
+    # node 1 is a hostile userspace card on the fabric, not a guest
+    [[ -x $REPO/kmod/fabric/build/link-fuzz ]] || die "kmod/fabric/build/link-fuzz is not built (make -C kmod/fabric)"
+    "$REPO/kmod/fabric/build/link-fuzz" --sock "$LDIR/fabric1.sock" --self-ram "$SHM/ram1" \
+        --peer-ram "$SHM/ram0" --seconds "$FUZZ" --seed "${SCIF_LINK_FUZZ_SEED:-$RANDOM}" >"$LDIR/card.log" 2>&1 &
+else
+    start_node 1 "$CK" 1 "$LDIR/card.log" "$@" &
+fi
 CARD_PID=$!
 CARD_LOG=$LDIR/card.log
 
