@@ -198,6 +198,30 @@ void scif_connect_cancel(struct scif_endpt *ep, struct scif_conn *expect)
 	scif_conn_put(conn);
 }
 
+/**
+ * scif_listener_queue() - queue a connection request with a listener
+ * @lis: the listener (referenced by the caller)
+ * @conn: the request, REQUESTED; the queue takes its own reference
+ *
+ * Return: true if queued, false if @lis is not listening or its backlog is
+ * full (the caller refuses the request).
+ */
+bool scif_listener_queue(struct scif_endpt *lis, struct scif_conn *conn)
+{
+	bool queued = false;
+
+	mutex_lock(&lis->lock);
+	if (lis->state == SCIF_EP_LISTENING && lis->nreq < lis->backlog) {
+		kref_get(&conn->ref);
+		list_add_tail(&conn->link, &lis->reqs);
+		lis->nreq++;
+		queued = true;
+		wake_up_interruptible_poll(&lis->wq, EPOLLIN | EPOLLRDNORM);
+	}
+	mutex_unlock(&lis->lock);
+	return queued;
+}
+
 static bool scif_conn_decided(struct scif_conn *conn)
 {
 	return READ_ONCE(conn->state) != SCIF_CONN_REQUESTED;
@@ -324,17 +348,8 @@ int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 
 	/* Queue the request with the listener, if there is one with room. */
 	lis = scif_port_find_listener(dst, req.peer.port);
-	if (lis) {
-		mutex_lock(&lis->lock);
-		if (lis->state == SCIF_EP_LISTENING && lis->nreq < lis->backlog) {
-			kref_get(&conn->ref);
-			list_add_tail(&conn->link, &lis->reqs);
-			lis->nreq++;
-			queued = true;
-			wake_up_interruptible_poll(&lis->wq, EPOLLIN | EPOLLRDNORM);
-		}
-		mutex_unlock(&lis->lock);
-	}
+	if (lis)
+		queued = scif_listener_queue(lis, conn);
 
 	mutex_lock(&ep->lock);
 	if (queued && ep->state == SCIF_EP_CONNECTING) {

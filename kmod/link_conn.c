@@ -588,17 +588,10 @@ static int scif_link_conn_rx_req(u16 n, const struct scif_wire_msg *m)
 
 	lis = scif_port_find_listener(&scif_nodes[0], lc->dst_port);
 	if (lis) {
-		mutex_lock(&lis->lock);
-		if (lis->state == SCIF_EP_LISTENING && lis->nreq < lis->backlog) {
-			kref_get(&conn->ref);
-			list_add_tail(&conn->link, &lis->reqs);
-			lis->nreq++;
-			queued = true;
-			lc->lis = lis;
-			wake_up_interruptible_poll(&lis->wq, EPOLLIN | EPOLLRDNORM);
-		}
-		mutex_unlock(&lis->lock);
-		if (!queued)
+		queued = scif_listener_queue(lis, conn);
+		if (queued)
+			lc->lis = lis;	/* keeps the reference, for withdrawals */
+		else
 			scif_ep_put(lis);
 	}
 refuse:

@@ -391,6 +391,7 @@ int scif_bind(struct scif_endpt *ep, int __user *uport);
 int scif_listen(struct scif_endpt *ep, int backlog);
 int scif_connect(struct scif_endpt *ep, struct scifioctl_connect __user *arg,
 		 bool nonblock);
+bool scif_listener_queue(struct scif_endpt *lis, struct scif_conn *conn);
 int scif_accept_req(struct scif_endpt *ep, struct scifioctl_accept __user *arg);
 int scif_accept_reg(struct scif_endpt *ep, u64 __user *arg);
 void scif_connect_cancel(struct scif_endpt *ep, struct scif_conn *expect);

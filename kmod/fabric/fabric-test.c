@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../scif_wire.h"
+#include "ivshmem_client.h"
 
 static int passed, failed;
 
@@ -38,30 +39,10 @@ static int passed, failed;
 
 static char dir[] = "/tmp/fabric-test.XXXXXX";
 
-/* Receive one 8-byte LE number (and an fd or -1); 1 s timeout. */
+/* One number (and an fd or -1); 1 s timeout.  0 or -1. */
 static int recv_msg(int s, int64_t *val, int *fd)
 {
-	uint64_t le;
-	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
-	struct pollfd p = { s, POLLIN, 0 };
-	struct cmsghdr *cm;
-
-	*fd = -1;
-	if (poll(&p, 1, 1000) != 1)
-		return -1;
-	if (recvmsg(s, &m, MSG_CMSG_CLOEXEC) != sizeof(le))
-		return -1;
-	*val = (int64_t)le64toh(le);
-	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	return 0;
+	return ivshmem_recv(s, 1000, val, fd) == 1 ? 0 : -1;
 }
 
 static int connect_node(int id)

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "../scif_wire.h"
+#include "ivshmem_client.h"
 
 #define SELF	1	/* we play node 1, the card */
 #define HOST	0
@@ -80,32 +81,16 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One 8-byte number and maybe an fd from the fabric; -1 if none waiting. */
+/* One number (and maybe an fd) from the fabric; -1 if none waiting. */
 static int recv_msg(int ms, int64_t *val, int *fd)
 {
-	uint64_t le;
-	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
-	struct pollfd p = { sock, POLLIN, 0 };
-	struct cmsghdr *cm;
+	int r = ivshmem_recv(sock, ms, val, fd);
 
-	*fd = -1;
-	if (poll(&p, 1, ms) != 1)
-		return -1;
-	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != sizeof(le)) {
+	if (r < 0) {
 		fprintf(stderr, "link-fuzz: the fabric went away\n");
 		exit(1);
 	}
-	*val = (int64_t)le64toh(le);
-	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	return 0;
+	return r ? 0 : -1;
 }
 
 /* Fabric messages after the greeting: peers' eventfds (we keep the host's). */
