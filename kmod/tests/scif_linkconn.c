@@ -13,6 +13,10 @@
  *                                 and check that the stream ends within 1 s
  *   scif_linkconn kill-card NODE PORT
  *                                 on the card: stream into NODE:PORT forever
+ *   scif_linkconn churn NODE SECONDS
+ *                                 on the card: 4 threads open, stream into,
+ *                                 abandon and close connections to NODE's
+ *                                 echo server for SECONDS (teardown races)
  *   scif_linkconn fuzz-host SECONDS
  *                                 on node 0 while node 1 is link-fuzz (a hostile
  *                                 card): connect to it and accept from it for
@@ -576,9 +580,17 @@ static void test_rma_not_yet(void)
 	munmap(m, 4096);
 }
 
+static void fd_done(void)
+{
+	int fd = connect_to(3099, NULL);
+
+	result(fd >= 0, "told the host we are done");
+	if (fd >= 0)
+		close(fd);
+}
+
 static int client(int quick)
 {
-	int fd;
 
 	test_ids_and_echo();
 	if (quick)
@@ -593,10 +605,7 @@ static int client(int quick)
 	test_rma_not_yet();
 done:
 	result(counters_zero(10), "card: connection and endpoint counters back to 0");
-	fd = connect_to(3099, NULL);
-	result(fd >= 0, "told the host we are done");
-	if (fd >= 0)
-		close(fd);
+	fd_done();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
@@ -646,6 +655,72 @@ static int kill_card(int port)
 		;
 	fprintf(stderr, "kill-card: the stream ended before the kill\n");
 	return 1;
+}
+
+static double churn_end;
+
+static void *churn_thread(void *arg)
+{
+	uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ULL + 1;
+	const int max = 512 << 10;
+	char *buf = malloc(max);
+	long cycles = 0;
+
+	while (buf && now() < churn_end) {
+		int how, fd, len;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		how = x % 8;
+		len = 1 + (x >> 8) % max;
+		if (how == 0) {
+			/* a request withdrawn at once */
+			fd = ep_open(O_NONBLOCK);
+			ep_connect(fd, host, 3000, NULL);
+			close(fd);
+			continue;
+		}
+		fd = connect_to(3000, NULL);
+		if (fd < 0)
+			continue;
+		cycles++;
+		memset(buf, (int)x, len);
+		if (ep_send(fd, buf, len) != len) {
+			close(fd);
+			continue;
+		}
+		/* read all, some or none of the echo, then close with bytes in flight */
+		if (how >= 4)
+			ep_recv(fd, buf, len);
+		else if (how >= 2)
+			ep_recv(fd, buf, len / 2 + 1);
+		close(fd);
+	}
+	free(buf);
+	return (void *)cycles;
+}
+
+static int churn(double secs)
+{
+	pthread_t t[4];
+	long total = 0;
+	void *r;
+
+	churn_end = now() + secs;
+	for (intptr_t i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, churn_thread, (void *)(i + 1));
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &r);
+		total += (long)r;
+	}
+	result(total > 0, "churn: %ld connections opened, streamed into and torn down in %.0f s",
+	       total, secs);
+	test_ids_and_echo();
+	result(counters_zero(20), "card: counters back to 0 after the churn");
+	fd_done();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
 }
 
 static volatile int fuzz_stop;
@@ -772,6 +847,11 @@ static int fuzz_host(double secs)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "churn")) {
+		host = atoi(argv[2]);
+		alarm(atof(argv[3]) + 240);
+		return churn(atof(argv[3]));
+	}
 	if (argc == 3 && !strcmp(argv[1], "fuzz-host"))
 		return fuzz_host(atof(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "kill-host"))

@@ -6,22 +6,24 @@
 # checks: build warnings, dmesg, taint, debugfs counters, rmmod).
 #
 # Usage: test/guest/link.sh [--kernel K] [--host-kernel K] [--card-kernel K] [--timeout S]
-#                           [--kill-card] [--fuzz-card SECS] [--prebuilt] [--env K=V]...
+#                           [--kill-card] [--fuzz-card SECS] [--prebuilt] [--debug-mm] [--env K=V]...
 #                           -- COMMAND [ARGS...]
 #   --prebuilt: use build/kmod/KVER/scif.ko as built by an earlier run (no W=1 build here).
 #   --kill-card: when the host's command creates $SCIF_LINK_DIR/kill-card, kill the card's
 #   qemu and boot a new card (SCIF_LINK_PHASE=2); the new card's status is the card's status.
 #   --fuzz-card SECS: no card guest; node 1 is kmod/fabric/build/link-fuzz, a hostile
 #   userspace card, for SECS seconds (the host's command sees SCIF_LINK_FUZZ=SECS).
+#   --debug-mm: both kernels with KFENCE on every allocation and slub_debug=FZPU (6.12 only).
 # Exit status: 0 if both sides passed; prints "link: host ... card ..." lines and, when both
 # commands print "N passed, N failed" lines, their sum as the last line.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '8,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 HK=6.1 CK="" TIMEOUT=600 KILL=0 PREBUILT=0 FUZZ=0
 ENVS=()
+DEBUG_MM=()
 while (($#)); do
     case "$1" in
         --kernel) HK=${2:?}; CK=${2}; shift 2 ;;
@@ -31,6 +33,7 @@ while (($#)); do
         --kill-card) KILL=1; shift ;;
         --fuzz-card) FUZZ=${2:?}; ENVS+=(--env "SCIF_LINK_FUZZ=$2"); shift 2 ;;
         --prebuilt) PREBUILT=1; shift ;;
+        --debug-mm) DEBUG_MM=(--kfence --append "slub_debug=FZPU"); shift ;;
         --env) ENVS+=(--env "${2:?}"); shift 2 ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -108,7 +111,7 @@ start_node() {   # start_node N KERNEL PHASE LOG
     "$GUEST_DIR/run.sh" --kernel "$k" --ko "$KMOD_BUILD/$(resolve_kver "$k")/scif.ko" --nodes 1 --mem "${MEM_MB}M" --smp 1 --timeout "$TIMEOUT" \
         --run-dir-file "$LDIR/node$n-$phase.rundir" "${args[@]}" \
         --env SCIF_LINK_NODE="$n" --env SCIF_LINK_PHASE="$phase" --env SCIF_LINK_DIR="$LDIR" \
-        --env SCIF_LINK_KILL="$KILL" "${ENVS[@]+"${ENVS[@]}"}" -- "$@" >"$log" 2>&1
+        --env SCIF_LINK_KILL="$KILL" "${DEBUG_MM[@]+"${DEBUG_MM[@]}"}" "${ENVS[@]+"${ENVS[@]}"}" -- "$@" >"$log" 2>&1
 }
 
 note "link $LINKID: host $HK, card $CK (logs in build/guest/link/$LINKID/)"

@@ -3,7 +3,8 @@
 # read-only and the repo writable over 9p, and (unless --no-module) kmod/scif.ko loaded.
 #
 # Usage: test/guest/run.sh [--kernel KVER|6.1|6.12] [--nodes N] [--timeout SECONDS]
-#                          [--no-module] [--kfence] [--env K=V]... [--cache loose|mmap|none]
+#                          [--no-module] [--kfence] [--append KERNEL_ARGS] [--env K=V]...
+#                          [--cache loose|mmap|none]
 #                          [--kmod-src DIR (default kmod/; for testing the harness)]
 #                          [--mem SIZE] [--smp N] [--qemu-arg ARG]... [--run-dir-file F]
 #                          [--build-only | --ko FILE (a scif.ko built by --build-only)]
@@ -29,6 +30,7 @@ while (($#)); do
         --timeout=*) TIMEOUT=${1#*=}; shift ;;
         --no-module) MODULE=0; shift ;;
         --kfence) KFENCE=1; shift ;;
+        --append) EXTRA_APPEND+=" ${2:?}"; shift 2 ;;
         --env) ENVS+=("${2:?--env needs K=V}"); shift 2 ;;
         --env=*) ENVS+=("${1#*=}"); shift ;;
         --kmod-src) KMOD_SRC=${2:?--kmod-src needs a directory}; shift 2 ;;
@@ -141,6 +143,7 @@ fi
 APPEND="console=ttyS0 panic=-1 quiet loglevel=3 log_buf_len=16M"
 APPEND+=" scif_repo=$REPO scif_run=$RUNID scif_module=$MODULE scif_nodes=$NODES scif_repo_cache=$CACHE"
 ((KFENCE)) && APPEND+=" kfence.sample_interval=1"
+APPEND+="${EXTRA_APPEND:-}"
 
 QEMU=(qemu-system-x86_64 -nodefaults -display none -serial stdio -monitor none -nic none
       -no-reboot -machine pc -accel tcg,thread=multi -cpu max -m "$MEM" -smp "$SMP"
