@@ -6,14 +6,18 @@
 //
 //   node bench/client.js --transport scif|tcp|unix --address JSON --placement NAME
 //        [--sizes 1024,4096,...] [--rma-size N] [--max-time S] [--trials N] [--min-bytes N]
+//
+// Required as a module (by bench/link.js), it exports the connection helpers
+// (open, reader, close, sink, streamTotal) and the RMA set-up (rmaSetup).
 'use strict';
 const Benchmark = require('benchmark');
 const { connect, scif } = require('./transports');
 
 const args = {};
-for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+const main_ = require.main === module;
+if (main_) for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
 const transport = args.transport;
-const address = JSON.parse(args.address);
+const address = main_ ? JSON.parse(args.address) : null;
 const placement = args.placement || 'unpinned';
 const sizes = (args.sizes || '1024').split(',').map(Number);
 const rmaSize = Number(args['rma-size'] || 4 << 20);
@@ -40,9 +44,9 @@ function result(op, size, unit, samples) {
 // --- Connections -------------------------------------------------------------
 
 /** Connects and waits for the peer's greeting 'H' (the accept has happened). */
-function open(mode) {
+function open(mode, tr = transport, addr = address) {
   return new Promise((resolve, reject) => {
-    const s = connect(transport, address);
+    const s = connect(tr, addr);
     const onError = (err) => reject(err);
     s.once('error', onError);
     s.once('data', (d) => {
@@ -55,12 +59,22 @@ function open(mode) {
   });
 }
 
-/** A reader that resolves once |n| bytes have arrived (and returns them). */
+/**
+ * A reader that resolves once |n| bytes have arrived (and returns them); it
+ * rejects if the socket closes first (a peer that gave up, e.g. on an RMA
+ * registration it could not do).
+ */
 function reader(socket) {
   let want = 0;
   let got = [];
   let have = 0;
   let done = null;
+  let fail = null;
+  let closed = false;
+  socket.once('close', () => {
+    closed = true;
+    if (fail) fail(new Error('the peer closed the connection'));
+  });
   socket.on('data', (d) => {
     got.push(d);
     have += d.length;
@@ -70,19 +84,23 @@ function reader(socket) {
       have = 0;
       const f = done;
       done = null;
+      fail = null;
       f(buf);
     }
   });
   return (n) =>
-    new Promise((resolve) => {
+    new Promise((resolve, reject) => {
       want = n;
       if (have >= n) {
         const buf = got.length === 1 ? got[0] : Buffer.concat(got);
         got = [];
         have = 0;
         resolve(buf);
+      } else if (closed) {
+        reject(new Error('the peer closed the connection'));
       } else {
         done = resolve;
+        fail = reject;
       }
     });
 }
@@ -139,8 +157,8 @@ async function connectAccept() {
 }
 
 /** A sink connection: send(n, chunk) resolves once the peer has all n bytes. */
-async function sink() {
-  const s = await open('S');
+async function sink(tr = transport, addr = address) {
+  const s = await open('S', tr, addr);
   const read = reader(s);
   const header = Buffer.alloc(8);
   const send = async (total, chunk) => {
@@ -168,12 +186,17 @@ async function transfer() {
   await close(socket);
 }
 
+/** Bytes per throughput trial at a write (or copy) size: at least 4 writes, up to minBytes (4096 writes at most). */
+function streamTotal(size, min = minBytes) {
+  return Math.max(size * 4, Math.min(min, size * 4096));
+}
+
 async function stream() {
   const { socket, send } = await sink();
   for (const size of sizes) {
     progress(`stream throughput, ${size}-byte writes`);
     const chunk = Buffer.alloc(size, 2);
-    const total = Math.max(size * 4, Math.min(minBytes, size * 4096));
+    const total = streamTotal(size);
     await send(total, chunk); // warm-up
     const gbs = [];
     for (let t = 0; t < trials; t++) {
@@ -187,30 +210,60 @@ async function stream() {
   await close(socket);
 }
 
-async function rma() {
-  const windowSize = Math.max(rmaSize, ...sizes);
-  progress(`RMA setup (${windowSize}-byte windows)`);
-  const s = await open('R');
+/**
+ * RMA between two windows of |windowSize| bytes: ours (scif.alloc memory,
+ * registered first, so a provider without RMA on this connection fails here,
+ * before the peer is asked) and the peer's (bench/peer.js mode 'R').
+ * Resolves to { copy(dir, size, at), done() }; copy is a sync writeTo/readFrom
+ * at offset |at| of both windows.
+ */
+async function rmaSetup(windowSize, tr = transport, addr = address) {
+  const s = await open(null, tr, addr);
+  const memory = scif().alloc(windowSize);
+  memory.fill(3);
+  let local;
+  try {
+    local = await s.register(memory, { prot: 'rw' });
+  } catch (err) {
+    await close(s);
+    throw err;
+  }
   const read = reader(s);
+  s.write('R');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(windowSize));
   s.write(len);
-  const remote = Number((await read(8)).readBigUInt64LE(0));
-  const memory = scif().alloc(windowSize);
-  memory.fill(3);
-  const local = await s.register(memory, { prot: 'rw' });
+  let remote;
+  try {
+    remote = Number((await read(8)).readBigUInt64LE(0));
+  } catch (err) {
+    await close(s);
+    throw new Error(`the peer could not register its window (${err.message}; see its stderr)`);
+  }
   const opts = { sync: true };
+  const copy = (dir, size, at) =>
+    dir === 'writeTo'
+      ? s.writeTo(local.offset + at, size, remote + at, opts)
+      : s.readFrom(local.offset + at, size, remote + at, opts);
+  const done = async () => {
+    await local.unregister();
+    await close(s);
+  };
+  return { copy, done };
+}
+
+async function rma() {
+  const windowSize = Math.max(rmaSize, ...sizes);
+  progress(`RMA setup (${windowSize}-byte windows)`);
+  const { copy: copyDir, done: finish } = await rmaSetup(windowSize);
   for (const dir of ['writeTo', 'readFrom']) {
-    const copy = (size, at) =>
-      dir === 'writeTo'
-        ? s.writeTo(local.offset + at, size, remote + at, opts)
-        : s.readFrom(local.offset + at, size, remote + at, opts);
+    const copy = (size, at) => copyDir(dir, size, at);
     progress(`one ${rmaSize}-byte ${dir}`);
     const samples = await bench(dir, () => copy(rmaSize, 0));
     result(dir, rmaSize, 'us', us(samples));
     for (const size of sizes) {
       progress(`RMA ${dir} throughput, ${size}-byte copies`);
-      const total = Math.max(size * 4, Math.min(minBytes, size * 4096));
+      const total = streamTotal(size);
       await copy(size, 0);
       const gbs = [];
       for (let t = 0; t < trials; t++) {
@@ -227,8 +280,7 @@ async function rma() {
       result(`rma-${dir}`, size, 'GB/s', gbs);
     }
   }
-  await local.unregister();
-  await close(s);
+  await finish();
 }
 
 async function main() {
@@ -239,10 +291,14 @@ async function main() {
   if (ops.has('rma') && transport === 'scif') await rma();
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`client ${transport}/${placement}: ${err.stack || err}\n`);
-    process.exit(1);
-  },
-);
+if (main_) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`client ${transport}/${placement}: ${err.stack || err}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+module.exports = { open, reader, close, sink, streamTotal, rmaSetup, median };

@@ -5,6 +5,9 @@
 //   node bench/run.js [--quick] [--guest] [--json FILE] [--svg FILE]
 //                     [--tcp-host H --tcp-port P] [--placements same,cross]
 //                     [--transports scif,tcp,unix] [--sizes 1K,64K,4M] [--build-only]
+//   node bench/run.js --link [--quick] [--json FILE] [--svg FILE] [--sizes ...]
+//                     [--kernel 6.1|6.12] [--prebuilt] [--timeout S]
+//                     [--ops roundtrip,connect,transfer,stream,rma]
 //
 // For each placement (both processes on core 0; or core 0 and core 1) and
 // each transport, it starts a peer process (bench/peer.js) and a measuring
@@ -13,6 +16,12 @@
 // driver; raw memcpy and process_vm_writev bandwidth from bench/copybw.c,
 // compiled here with cc -O2. Prints a table and the ratios against the
 // targets, and writes every figure as JSON and the throughput chart as SVG.
+//
+// --link (npm run bench:link): two qemu guests joined by a SCIF link and a
+// virtio-net link (test/guest/link.sh); bench/link.js in the card guest
+// measures SCIF across the link against Node TCP over virtio-net, interleaved
+// trial by trial, with the host guest as the peer (placement "link"). This
+// process boots the guests, follows the card's progress and reports as above.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -42,17 +51,23 @@ function parseArgs(argv) {
 
 const args = parseArgs(process.argv.slice(2));
 if (args.help || args.h) {
-  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 const quick = !!args.quick;
-const guest = !!args.guest || !!process.env.SCIF_GUEST;
+const link = !!args.link;
+const guest = !link && (!!args.guest || !!process.env.SCIF_GUEST);
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const RMA_SIZE = 4 * MiB;
 let sizes;
 let clientOpts;
-if (guest) {
+if (link) {
+  // Under TCG, TCP over virtio-net moves ~30 MB/s: a trial is at most 8 (quick) or 32 MiB
+  // (at least 4 writes: 16 MiB of 4 MiB writes, 64 MiB of 16 MiB ones).
+  sizes = quick ? [4 * KiB, 64 * KiB, 1 * MiB, 4 * MiB] : [1, 4, 16, 64, 256, 1024, 4096, 16384].map((k) => k * KiB);
+  clientOpts = quick ? { 'batch-time': '0.3', trials: '5', 'min-bytes': String(8 * MiB) } : { 'batch-time': '0.5', trials: '9', 'min-bytes': String(32 * MiB) };
+} else if (guest) {
   sizes = [4 * KiB, 64 * KiB, 1 * MiB, 4 * MiB];
   clientOpts = { 'max-time': '0.5', trials: '3', 'min-bytes': String(8 * MiB) };
 } else if (quick) {
@@ -66,7 +81,7 @@ if (args.sizes) sizes = String(args.sizes).split(',').map((s) => parseSize(s));
 const transports = String(args.transports || 'scif,tcp,unix').split(',');
 const tcpRemote = args['tcp-host'] !== undefined;
 if (tcpRemote && args['tcp-port'] === undefined) fail('--tcp-host needs --tcp-port');
-const stem = guest ? '-guest' : '';
+const stem = link ? '-link' : guest ? '-guest' : '';
 const jsonFile = typeof args.json === 'string' ? args.json : path.join(OUT, `results${stem}.json`);
 const svgFile = typeof args.svg === 'string' ? args.svg : path.join(OUT, `chart${stem}.svg`);
 
@@ -212,10 +227,13 @@ function find(transport, op, size, placement) {
   return results.find((r) => r.transport === transport && r.op === op && r.size === size && (placement === undefined || r.placement === placement));
 }
 
+// Throughput in the table: GB/s, or MB/s for --link (emulated guests move tens of MB/s).
+const MBS = link;
 function fmt(r) {
   if (!r) return '—';
   const v = r.median;
   if (r.unit === 'us') return `${v < 100 ? v.toFixed(1) : v.toFixed(0)} µs`;
+  if (MBS) return `${(v * 1000).toFixed(v < 0.1 ? 1 : 0)} MB/s`;
   return `${v.toFixed(v < 10 ? 2 : 1)} GB/s`;
 }
 
@@ -233,7 +251,8 @@ function table(placements, columns) {
     rows.push([label, ...columns.flatMap((c) => placements.map((p) => (c.op === 'stream' ? fmt(find(c.transport, op, size, p.name)) : '')))]);
   }
   for (const size of sizes) {
-    rows.push([`${sizeLabel(size)} writes/copies, GB/s`, ...columns.flatMap((c) => placements.map((p) => fmt(find(c.transport, c.op, size, p.name)).replace(' GB/s', '')))]);
+    const unit = MBS ? 'MB/s' : 'GB/s';
+    rows.push([`${sizeLabel(size)} writes/copies, ${unit}`, ...columns.flatMap((c) => placements.map((p) => fmt(find(c.transport, c.op, size, p.name)).replace(` ${unit}`, '')))]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -265,6 +284,177 @@ function ratios(placements) {
   return out;
 }
 
+// --- Between two guests (--link) --------------------------------------------------------
+
+const LINK_PLACEMENT = { name: 'link', short: 'link', label: 'two guests: SCIF link / TCP over virtio-net' };
+const linkNotes = [];
+let linkMeta = {};
+
+/** The issue's targets across the link; a figure that could not be measured is n/a (and not a pass). */
+function linkRatios() {
+  const out = [];
+  const p = 'link';
+  const tcpStream = find('tcp', 'stream', RMA_SIZE, p);
+  const scifStream = find('scif', 'stream', RMA_SIZE, p);
+  const w = find('scif', 'writeTo', RMA_SIZE, p);
+  const wGBs = w ? RMA_SIZE / (w.median * 1e-6) / 1e9 : undefined;
+  const memcpy = find('native', 'memcpy', RMA_SIZE, p);
+  const rtS = find('scif', 'roundtrip', 8, p);
+  const rtT = find('tcp', 'roundtrip', 8, p);
+  const rmaNote = linkNotes.find((n) => /RMA|registerWindow|writeTo/.test(n));
+  const add = (what, a, b, target, ge, unit) => {
+    if (a === undefined || b === undefined) {
+      const why = a === undefined && /RMA/.test(what) && rmaNote ? rmaNote : 'not measured';
+      return out.push({ placement: p, what, target, value: null, pass: false, detail: why, ge });
+    }
+    const value = a / b;
+    const f = (v) => (unit === 'µs' ? v.toFixed(0) : v < 0.1 ? v.toFixed(4) : v.toFixed(3));
+    out.push({ placement: p, what, target, value, pass: ge ? value >= target : value <= target, detail: `${f(a)} / ${f(b)} ${unit}`, ge });
+  };
+  add('SCIF stream 4 MiB / TCP stream 4 MiB', scifStream && scifStream.median, tcpStream && tcpStream.median, 10, true, 'GB/s');
+  add('SCIF 8-byte round trip / TCP', rtS && rtS.median, rtT && rtT.median, 0.5, false, 'µs');
+  add('RMA writeTo 4 MiB / TCP stream 4 MiB', wGBs, tcpStream && tcpStream.median, 20, true, 'GB/s');
+  add("RMA writeTo 4 MiB / the guest's memcpy 4 MiB", wGBs, memcpy && memcpy.median, 0.5, true, 'GB/s');
+  return out;
+}
+
+/** Boots the two guests (test/guest/link.sh) with bench/link.js in both; collects the card's rows. */
+function runLink() {
+  for (const f of ['dist/index.js', 'build/Release/scif.node']) {
+    if (!fs.existsSync(path.join(ROOT, f))) fail(`${f} missing: the guests run this build (npm run build first)`);
+  }
+  const guestArgs = ['--sizes', sizes.join(','), '--rma-size', String(RMA_SIZE)];
+  if (args.ops) guestArgs.push('--ops', String(args.ops));
+  for (const [k, v] of Object.entries(clientOpts)) guestArgs.push(`--${k}`, v);
+  const timeout = String(args.timeout || (quick ? 900 : 1500));
+  const linkArgs = ['test/guest/link.sh', '--kernel', String(args.kernel || '6.12'), '--timeout', timeout,
+    '--env', 'SCIF_PROVIDER=kernel', '--env', 'SCIF_NODE=0'];
+  if (args.prebuilt) linkArgs.push('--prebuilt');
+  linkArgs.push('--', 'node', 'bench/link.js', ...guestArgs);
+  log(`link run: bash ${linkArgs.join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', linkArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let linkDir = null;
+    const seen = { 'host.log': 0, 'card.log': 0 };
+    const partial = { 'host.log': '', 'card.log': '' };
+    // Follow both guests' consoles: print the bench's own lines as they come.
+    const follow = () => {
+      if (!linkDir) return;
+      for (const name of Object.keys(seen)) {
+        let buf;
+        try {
+          const fd = fs.openSync(path.join(linkDir, name), 'r');
+          const size = fs.fstatSync(fd).size;
+          buf = Buffer.alloc(Math.max(0, size - seen[name]));
+          fs.readSync(fd, buf, 0, buf.length, seen[name]);
+          fs.closeSync(fd);
+          seen[name] = size;
+        } catch {
+          continue;
+        }
+        const lines = (partial[name] + buf.toString('utf8')).split('\n');
+        partial[name] = lines.pop();
+        for (const l of lines) {
+          const m = /bench-link: (.*)$/.exec(l.replace(/\r$/, ''));
+          if (m) log(`${name === 'host.log' ? 'host' : 'card'}: ${m[1]}`);
+          else if (/guest: FAIL|@@GUEST-ERROR/.test(l)) log(`${name === 'host.log' ? 'host' : 'card'}: ${l.trim()}`);
+        }
+      }
+    };
+    const timer = setInterval(follow, 500);
+    const harness = [];
+    const onLine = (line) => {
+      harness.push(line);
+      const m = /^guest: link (\S+): /.exec(line);
+      if (m) linkDir = path.join(ROOT, 'build/guest/link', m[1]);
+      if (/^(guest: |link: )/.test(line) && !/^link: fabric log/.test(line)) log(line);
+    };
+    readline.createInterface({ input: child.stdout }).on('line', onLine);
+    readline.createInterface({ input: child.stderr }).on('line', onLine);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      follow();
+      if (!linkDir) return reject(new Error(`link.sh exited (${code}) before starting the guests:\n${harness.join('\n')}`));
+      const file = path.join(linkDir, 'bench-link.json');
+      if (!fs.existsSync(file)) {
+        for (const name of ['host.log', 'card.log']) {
+          let text = '';
+          try {
+            text = fs.readFileSync(path.join(linkDir, name), 'utf8');
+          } catch {}
+          const tail = text.split('\n').filter((l) => !/^\[ *\d+\.\d+\]/.test(l)).slice(-25);
+          process.stderr.write(`--- ${path.relative(ROOT, linkDir)}/${name} (last lines, kernel messages left out)\n${tail.join('\n')}\n`);
+        }
+        return reject(new Error(`the card wrote no results (link.sh exit ${code}); logs: ${path.relative(ROOT, linkDir)}/card.log, host.log`));
+      }
+      const got = JSON.parse(fs.readFileSync(file, 'utf8'));
+      results.push(...got.results);
+      linkNotes.push(...got.notes);
+      linkMeta = { ...got.meta, linkDir: path.relative(ROOT, linkDir), linkExit: code };
+      resolve(code);
+    });
+  });
+}
+
+async function mainLink() {
+  buildHelper(); // bench/out/copybw: the guests run it for their memcpy figure
+  log(`link run (${quick ? 'quick' : 'full'}): sizes ${sizes.map(sizeLabel).join(' ')}; ${clientOpts.trials} trials, SCIF and TCP interleaved`);
+  const code = await runLink();
+  const placements = [LINK_PLACEMENT];
+  const columns = [
+    { label: 'SCIF', transport: 'scif', op: 'stream' },
+    { label: 'RMA wr', transport: 'scif', op: 'rma-writeTo' },
+    { label: 'RMA rd', transport: 'scif', op: 'rma-readFrom' },
+    { label: 'TCP', transport: 'tcp', op: 'stream' },
+  ];
+  console.log('');
+  if (!linkMeta.complete) console.log(`INCOMPLETE: the card stopped during its ${linkMeta.phase} phase; the figures it had measured:`);
+  console.log(`Medians. ${LINK_PLACEMENT.short} = ${LINK_PLACEMENT.label} (card guest → host guest; guest kernel ${linkMeta.kernel}, TCG).`);
+  console.log('');
+  table(placements, columns);
+  console.log('');
+  const nat = results.filter((r) => r.transport === 'native');
+  console.log(`Reference (the card guest, one process): ${nat.map((r) => `${r.op} ${sizeLabel(r.size)} ${r.median.toFixed(2)} GB/s`).join(', ')}`);
+  for (const n of linkNotes) console.log(`SCIF RMA across the link: ${n}`);
+  console.log('');
+  console.log('Ratios against the targets (same run):');
+  const rs = linkRatios();
+  for (const r of rs) {
+    const v = r.value === null ? 'n/a' : `${r.value.toFixed(2)}×`;
+    const status = r.value === null ? 'N/A ' : r.pass ? 'PASS' : 'MISS';
+    console.log(`  ${status}  ${r.placement.padEnd(5)} ${r.what.padEnd(48)} ${v.padStart(7)}  (target ${r.ge ? '≥' : '≤'} ${r.target}×; ${r.detail})`);
+  }
+  const meta = {
+    date: new Date().toISOString(),
+    mode: `link${quick ? ' quick' : ''}`,
+    provider: linkMeta.provider,
+    kernel: linkMeta.kernel,
+    cpus: linkMeta.cpus,
+    node: linkMeta.node,
+    placements: placements.map(({ name, label }) => ({ name, label })),
+    link: linkMeta,
+    notes: linkNotes,
+  };
+  writeOutputs(meta, rs, {
+    title: 'Two guests: SCIF link against TCP over virtio-net',
+    note: `${meta.mode} run ${meta.date.slice(0, 10)}, Linux ${String(meta.kernel).replace(/-amd64$/, '')} guests (TCG), ${meta.node}; medians`,
+    placements,
+    logY: true,
+    footer: linkNotes.some((n) => /RMA/.test(n)) ? 'SCIF RMA across the link: n/a (EOPNOTSUPP from scif.ko: not implemented yet)' : undefined,
+  });
+  if (code !== 0) fail(`link.sh exited ${code}: a guest or the harness reported a problem (logs in ${linkMeta.linkDir})`);
+}
+
+function writeOutputs(meta, rs, chartOptions) {
+  fs.mkdirSync(path.dirname(path.resolve(jsonFile)), { recursive: true });
+  fs.writeFileSync(jsonFile, `${JSON.stringify({ meta, results, ratios: rs }, null, 1)}\n`);
+  fs.mkdirSync(path.dirname(path.resolve(svgFile)), { recursive: true });
+  fs.writeFileSync(svgFile, chart(results, chartOptions));
+  console.log('');
+  console.log(`JSON: ${path.relative(process.cwd(), jsonFile)}   chart: ${path.relative(process.cwd(), svgFile)}   (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+
 // --- Main ----------------------------------------------------------------------------
 
 async function main() {
@@ -272,6 +462,7 @@ async function main() {
     buildHelper();
     return;
   }
+  if (link) return mainLink();
   checkTaskset();
   const ncpu = cpuCount();
   let placements = [
@@ -337,7 +528,6 @@ async function main() {
     console.log(`  ${r.pass ? 'PASS' : 'MISS'}  ${r.placement.padEnd(10)} ${r.what.padEnd(48)} ${v.padStart(7)}  (target ${r.ge ? '≥' : '≤'} ${r.target}×; ${r.detail})`);
   }
 
-  fs.mkdirSync(path.dirname(path.resolve(jsonFile)), { recursive: true });
   const meta = {
     date: new Date().toISOString(),
     mode: guest ? 'guest' : quick ? 'quick' : 'full',
@@ -347,18 +537,11 @@ async function main() {
     node: process.version,
     placements: placements.map(({ name, label }) => ({ name, label })),
   };
-  fs.writeFileSync(jsonFile, `${JSON.stringify({ meta, results, ratios: rs }, null, 1)}\n`);
-  fs.mkdirSync(path.dirname(path.resolve(svgFile)), { recursive: true });
-  fs.writeFileSync(
-    svgFile,
-    chart(results, {
-      title: 'Throughput: SCIF against TCP and Unix sockets (Node, two processes)',
-      note: `${meta.provider} provider, ${meta.mode} run, ${meta.date.slice(0, 10)}, Linux ${meta.kernel}, ${meta.node}; medians`,
-      placements,
-    }),
-  );
-  console.log('');
-  console.log(`JSON: ${path.relative(process.cwd(), jsonFile)}   chart: ${path.relative(process.cwd(), svgFile)}   (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  writeOutputs(meta, rs, {
+    title: 'Throughput: SCIF against TCP and Unix sockets (Node, two processes)',
+    note: `${meta.provider} provider, ${meta.mode} run, ${meta.date.slice(0, 10)}, Linux ${meta.kernel}, ${meta.node}; medians`,
+    placements,
+  });
 }
 
 main().catch((err) => fail(err.stack || String(err)));

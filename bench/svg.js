@@ -31,7 +31,10 @@ function niceMax(v) {
 
 /**
  * results: the benchmark's figures ({ transport, op, size, placement, median, unit });
- * options: { title, placements: [{ name, label }], note }.
+ * options: { title, placements: [{ name, label }], note, logY, footer }. logY: a
+ * log-scale y axis (decades), for figures that span orders of magnitude (the link
+ * run); footer: a line of text under the legend.
+ * The legend lists the series and ceilings that have data.
  */
 function chart(results, options = {}) {
   const placements = options.placements;
@@ -44,10 +47,13 @@ function chart(results, options = {}) {
   const bw = results.filter((r) => r.unit === 'GB/s');
   const memcpy = bw.find((r) => r.op === 'memcpy' && r.size === 4 << 20);
   const pvw = bw.find((r) => r.op === 'process_vm_writev' && r.size === 4 << 20);
+  const pipe = bw.find((r) => r.op === 'pipe');
   const sizes = [...new Set(bw.filter((r) => r.transport !== 'native').map((r) => r.size))].sort((a, b) => a - b);
   if (sizes.length === 0) return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>';
   const ymaxData = Math.max(...bw.map((r) => r.median));
-  const yMax = niceMax(ymaxData * 1.08);
+  const logY = !!options.logY;
+  const yMax = logY ? 10 ** Math.ceil(Math.log10(ymaxData * 1.08)) : niceMax(ymaxData * 1.08);
+  const yMin = logY ? 10 ** Math.floor(Math.log10(Math.min(...bw.map((r) => r.median)))) : 0;
   const xMin = Math.log2(sizes[0]);
   const xMax = Math.log2(sizes[sizes.length - 1]);
   const out = [];
@@ -61,15 +67,19 @@ function chart(results, options = {}) {
     const ox = 10 + pi * (pw + margin.left + margin.right) + margin.left;
     const oy = margin.top;
     const X = (size) => ox + ((Math.log2(size) - xMin) / (xMax - xMin || 1)) * pw;
-    const Y = (v) => oy + ph - (v / yMax) * ph;
+    const Y = logY
+      ? (v) => oy + ph - ((Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin) || 1)) * ph
+      : (v) => oy + ph - (v / yMax) * ph;
     out.push(`<text x="${ox + pw / 2}" y="${oy - 8}" text-anchor="middle" font-size="14" font-weight="bold">${esc(pl.label)}</text>`);
     // Grid and axes.
     const ticks = 5;
-    for (let i = 0; i <= ticks; i++) {
-      const v = (yMax / ticks) * i;
+    const yTicks = [];
+    if (logY) for (let v = yMin; v <= yMax * 1.0001; v *= 10) yTicks.push(v);
+    else for (let i = 0; i <= ticks; i++) yTicks.push((yMax / ticks) * i);
+    for (const v of yTicks) {
       const y = Y(v);
       out.push(`<line x1="${ox}" y1="${y}" x2="${ox + pw}" y2="${y}" stroke="#e5e5e5"/>`);
-      out.push(`<text x="${ox - 6}" y="${y + 4}" text-anchor="end">${+v.toFixed(2)}</text>`);
+      out.push(`<text x="${ox - 6}" y="${y + 4}" text-anchor="end">${logY ? +v.toPrecision(3) : +v.toFixed(2)}</text>`);
     }
     for (const s of sizes) {
       const x = X(s);
@@ -79,11 +89,12 @@ function chart(results, options = {}) {
     }
     out.push(`<rect x="${ox}" y="${oy}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
     out.push(`<text x="${ox + pw / 2}" y="${oy + ph + 38}" text-anchor="middle">transfer size (bytes; write size = copy size), log scale</text>`);
-    out.push(`<text transform="translate(${ox - 44},${oy + ph / 2}) rotate(-90)" text-anchor="middle">throughput (GB/s)</text>`);
+    out.push(`<text transform="translate(${ox - 44},${oy + ph / 2}) rotate(-90)" text-anchor="middle">throughput (GB/s${logY ? ', log scale' : ''})</text>`);
     // Ceilings.
     const ceilings = [
       memcpy && { v: memcpy.median, label: `memcpy 4 MiB: ${memcpy.median.toFixed(1)} GB/s`, color: '#000', dash: '8 4' },
       pvw && { v: pvw.median, label: `process_vm_writev 4 MiB: ${pvw.median.toFixed(1)} GB/s`, color: '#777', dash: '3 3' },
+      pipe && { v: pipe.median, label: `kernel pipe: ${(pipe.median * 1000).toFixed(0)} MB/s`, color: '#777', dash: '3 3' },
     ].filter(Boolean);
     for (const c of ceilings) {
       const y = Y(c.v);
@@ -110,11 +121,12 @@ function chart(results, options = {}) {
   // Legend.
   const ly = margin.top + ph + margin.bottom + 12;
   const items = [
-    ...SERIES.map((s) => ({ ...s, kind: 'line' })),
-    { label: 'memcpy ceiling (4 MiB)', color: '#000', dash: '8 4', width: 1.5 },
-    { label: 'raw process_vm_writev (4 MiB)', color: '#777', dash: '3 3', width: 1.5 },
-  ];
-  const cols = 4;
+    ...SERIES.filter((s) => bw.some((r) => r.transport === s.transport && r.op === s.op)).map((s) => ({ ...s, kind: 'line' })),
+    memcpy && { label: 'memcpy ceiling (4 MiB)', color: '#000', dash: '8 4', width: 1.5 },
+    pvw && { label: 'raw process_vm_writev (4 MiB)', color: '#777', dash: '3 3', width: 1.5 },
+    pipe && { label: 'pipe in the guest (dd | dd, 1 MiB)', color: '#777', dash: '3 3', width: 1.5 },
+  ].filter(Boolean);
+  const cols = placements.length === 1 ? 2 : 4;
   const colW = (W - 40) / cols;
   items.forEach((it, i) => {
     const x = 30 + (i % cols) * colW;
@@ -124,6 +136,7 @@ function chart(results, options = {}) {
       `<text x="${x + 42}" y="${y + 4}">${esc(it.label)}</text>`,
     );
   });
+  if (options.footer) out.push(`<text x="30" y="${H - 12}" fill="#555">${esc(options.footer)}</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
