@@ -6,7 +6,7 @@
 //                     [--tcp-host H --tcp-port P] [--placements same,cross]
 //                     [--transports scif,tcp,unix] [--sizes 1K,64K,4M] [--build-only]
 //   node bench/run.js --link [--quick] [--json FILE] [--svg FILE] [--sizes ...]
-//                     [--kernel 6.1|6.12] [--prebuilt] [--timeout S]
+//                     [--kernel 6.1|6.12] [--prebuilt] [--debug-mm] [--timeout S]
 //                     [--ops roundtrip,connect,transfer,stream,rma]
 //
 // For each placement (both processes on core 0; or core 0 and core 1) and
@@ -330,6 +330,7 @@ function runLink() {
   const linkArgs = ['test/guest/link.sh', '--kernel', String(args.kernel || '6.12'), '--timeout', timeout,
     '--env', 'SCIF_PROVIDER=kernel', '--env', 'SCIF_NODE=0'];
   if (args.prebuilt) linkArgs.push('--prebuilt');
+  if (args['debug-mm']) linkArgs.push('--debug-mm');   // KFENCE + slub_debug in both guests
   linkArgs.push('--', 'node', 'bench/link.js', ...guestArgs);
   log(`link run: bash ${linkArgs.join(' ')}`);
   return new Promise((resolve, reject) => {
