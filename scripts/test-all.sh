@@ -7,8 +7,10 @@
 #   kmod   - scif.ko's selftests and fuzzer in a qemu guest, on 6.1 and 6.12
 #   guest  - the conformance suite on the kernel provider in the guest, both kernels
 #   link   - two guests on a SCIF link (ivshmem + the fabric): 6.1, 6.12, host 6.1 / card 6.12
+#   dkms   - the README's DKMS install of scif.ko in a guest, the echo example on it, dkms
+#            remove: 6.1 and 6.12
 # A stage whose tools are missing fails; nothing is skipped.
-# Usage: scripts/test-all.sh [--fuzz-seconds N] [--only host|pack|kmod|guest|link]...
+# Usage: scripts/test-all.sh [--fuzz-seconds N] [--only host|pack|kmod|guest|link|dkms]...
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -59,6 +61,7 @@ if want pack; then stage pack npm run --silent test:pack; fi
 if want kmod; then stage kmod bash test/guest/kmod-suite.sh --fuzz-seconds "$FUZZ"; fi
 if want guest; then stage guest bash test/guest/vm-suite.sh; fi
 if want link; then stage link bash test/guest/link-suite.sh; fi
+if want dkms; then stage dkms bash test/guest/dkms-suite.sh; fi
 
 echo
 for l in "${LINES[@]}"; do echo "test-all: $l"; done

@@ -18,7 +18,7 @@ exec 9>"$BUILD/.setup.lock"
 flock 9   # concurrent run.sh invocations: one setup at a time
 
 BASE_PKGS=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
-           zstd xz-utils iproute2 make gcc libc6-dev util-linux coreutils)
+           zstd xz-utils iproute2 make gcc libc6-dev util-linux coreutils dkms)
 
 # "present": unpacked at least. A failed kernel postinst hook (initramfs-tools in a container)
 # leaves a package half-configured or with triggers pending, but its files are there.
@@ -75,7 +75,7 @@ if [[ -z $k612 ]]; then
 fi
 
 # No silent skips: everything we use must be there now.
-for tool in qemu-system-x86_64 busybox cpio modprobe zstd xz make gcc flock sha256sum od dd; do
+for tool in qemu-system-x86_64 busybox cpio modprobe zstd xz make gcc flock sha256sum od dd dkms; do
     command -v "$tool" >/dev/null || die "'$tool' is missing after setup"
 done
 [[ -x /bin/busybox ]] || die "/bin/busybox (busybox-static) is missing"
