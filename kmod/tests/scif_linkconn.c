@@ -591,7 +591,6 @@ static void fd_done(void)
 
 static int client(int quick)
 {
-
 	test_ids_and_echo();
 	if (quick)
 		goto done;
