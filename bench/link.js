@@ -98,22 +98,15 @@ async function host() {
   const control = net.createServer((c) => {
     say('the card connected to the control port');
     c.write(`READY ${JSON.stringify({ scif: { node: 0, port: SCIF_PORT }, tcp: { port: TCP_PORT } })}\n`);
-    let buf = '';
     let done = false;
-    c.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === 'STATS') c.write(`STATS ${JSON.stringify(linkCounters())}\n`);
-        else if (line === 'DONE') {
-          done = true;
-          say('the card is done');
-          c.end();
-          control.close();
-          stop(0);
-        }
+    onLines(c, (line) => {
+      if (line === 'STATS') c.write(`STATS ${JSON.stringify(linkCounters())}\n`);
+      else if (line === 'DONE') {
+        done = true;
+        say('the card is done');
+        c.end();
+        control.close();
+        stop(0);
       }
     });
     c.on('error', () => {});
@@ -317,17 +310,24 @@ let hostStats = null;
 function hostCounters() {
   return hostStats();
 }
-function controlClient(c) {
+/** Calls fn with each newline-terminated line that arrives on the stream. */
+function onLines(stream, fn) {
   let buf = '';
-  const waiting = [];
-  c.on('data', (d) => {
+  stream.on('data', (d) => {
     buf += d;
     let nl;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (line.startsWith('STATS ') && waiting.length) waiting.shift()(JSON.parse(line.slice(6)));
+      fn(line);
     }
+  });
+}
+
+function controlClient(c) {
+  const waiting = [];
+  onLines(c, (line) => {
+    if (line.startsWith('STATS ') && waiting.length) waiting.shift()(JSON.parse(line.slice(6)));
   });
   hostStats = () =>
     new Promise((resolve) => {
