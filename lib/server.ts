@@ -121,13 +121,13 @@ export class Server extends EventEmitter {
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
     const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments]);
-    // The kernel knows this node's id: on a SCIF link it is the fabric's, not SCIF_NODE's.
-    const ids = platform.provider === 'kernel' ? binding.getNodeIds(platform.provider, platform.node, platform.nodes) : null;
-    const where = { node: ids !== null && typeof ids === 'object' ? ids.self : platform.node, port: p };
+    const where = { node: platform.node, port: p };
     let rc = ep.openError ?? ep.bind(p);
     let syscall = ep.openError !== undefined ? 'scif_open' : 'scif_bind';
     if (rc >= 0) {
       where.port = rc;
+      // The provider's own view: on a SCIF link the kernel's node id is the fabric's, not SCIF_NODE's.
+      where.node = ep.local()?.[0] ?? where.node;
       rc = ep.listen(Math.min(b, MAX_BACKLOG));
       syscall = 'scif_listen';
     }
