@@ -31,6 +31,7 @@ void scif_debugfs_init(void)
 	debugfs_create_atomic_t("windows", 0444, d, &scif_stats.windows);
 	debugfs_create_atomic_t("pinned_pages", 0444, d, &scif_stats.pinned_pages);
 	debugfs_create_atomic_t("rma_inflight", 0444, d, &scif_stats.rma_inflight);
+	debugfs_create_atomic_t("peer_windows", 0444, d, &scif_stats.peer_windows);
 	debugfs_create_u32("nodes", 0444, d, &scif_nr_nodes);
 }
 

@@ -240,9 +240,8 @@ struct scif_conn *scif_ep_data_conn(struct scif_endpt *ep)
  * @ep: the endpoint
  * @connp: where to put the connection
  *
- * Return: 0, -ENOTCONN (never connected), -ECONNRESET (the connection is
- * closed) or -EOPNOTSUPP (a connection with another kernel: RMA across the
- * link is not there yet).
+ * Return: 0, -ENOTCONN (never connected) or -ECONNRESET (the connection
+ * is closed).
  */
 int scif_ep_live_conn(struct scif_endpt *ep, struct scif_conn **connp)
 {
@@ -250,8 +249,6 @@ int scif_ep_live_conn(struct scif_endpt *ep, struct scif_conn **connp)
 
 	if (!conn)
 		return -ENOTCONN;
-	if (conn->lc)
-		return -EOPNOTSUPP;
 	if (smp_load_acquire(&conn->closed))
 		return -ECONNRESET;
 	*connp = conn;

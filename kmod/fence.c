@@ -64,6 +64,51 @@ void scif_fence_collect(struct scif_endpt *ep, struct list_head *ready)
 }
 
 /**
+ * scif_fence_collect_list() - move the signals of a list that are due
+ * @sigs: signals (any order), their lock held
+ * @lowest: the lowest RMA still in flight of the side they wait for
+ * @ready: list to add them to
+ *
+ * Return: how many moved.
+ */
+unsigned int scif_fence_collect_list(struct list_head *sigs, u64 lowest,
+				     struct list_head *ready)
+{
+	struct scif_fence_sig *sig, *tmp;
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(sig, tmp, sigs, link) {
+		if (sig->seq >= lowest)
+			continue;
+		list_move_tail(&sig->link, ready);
+		n++;
+	}
+	return n;
+}
+
+/**
+ * scif_fence_discard() - free signals that will never be due
+ * @sigs: the signals (a private list)
+ *
+ * Return: how many.
+ */
+unsigned int scif_fence_discard(struct list_head *sigs)
+{
+	struct scif_fence_sig *sig, *tmp;
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(sig, tmp, sigs, link) {
+		list_del(&sig->link);
+		scif_range_put(&sig->local);
+		scif_range_put(&sig->remote);
+		kfree(sig);
+		atomic_dec(&scif_stats.rma_inflight);
+		n++;
+	}
+	return n;
+}
+
+/**
  * scif_fence_fire() - write the values of ready signals and free them
  * @ready: signals from scif_fence_collect()
  */
@@ -125,6 +170,13 @@ int scif_fence_mark(struct scif_endpt *ep, int flags, s32 __user *umark)
 	ret = scif_ep_live_conn(ep, &conn);
 	if (ret)
 		return ret;
+	if (peer && conn->lc) {
+		/* the peer's RMAs, numbered in another kernel */
+		ret = scif_link_peer_issued(conn, &seq);
+		if (ret)
+			return ret;
+		goto out;
+	}
 	ret = scif_fence_target(ep, conn, peer, &t);
 	if (ret)
 		return ret;
@@ -134,6 +186,7 @@ int scif_fence_mark(struct scif_endpt *ep, int flags, s32 __user *umark)
 		spin_unlock(&t->rma_slock);
 		scif_ep_put(t);
 	}
+out:
 	if (put_user((s32)((seq & SCIF_MARK_SEQ) | (peer ? SCIF_MARK_PEER : 0)),
 		     umark))
 		return -EFAULT;
@@ -157,20 +210,59 @@ int scif_ioctl_fence_mark(struct scif_endpt *ep,
 	return scif_fence_mark(ep, m.flags, u64_to_user_ptr(m.mark));
 }
 
+/* The full sequence number of a mark, against the last one issued. */
+static int scif_mark_decode_seq(u64 issued, u32 mark, u64 *seq)
+{
+	u64 diff;
+
+	diff = (issued - mark) & SCIF_MARK_SEQ;
+	if (diff > issued)
+		return -EINVAL;
+	*seq = issued - diff;
+	return 0;
+}
+
 /* The full sequence number of a mark, or -EINVAL if not issued yet. */
 static int scif_mark_decode(struct scif_endpt *t, u32 mark, u64 *seq)
 {
-	u64 issued = 0, diff;
+	u64 issued = 0;
 
 	if (t) {
 		spin_lock(&t->rma_slock);
 		issued = t->rma_seq;
 		spin_unlock(&t->rma_slock);
 	}
-	diff = (issued - mark) & SCIF_MARK_SEQ;
-	if (diff > issued)
-		return -EINVAL;
-	*seq = issued - diff;
+	return scif_mark_decode_seq(issued, mark, seq);
+}
+
+static bool scif_fence_link_wake(struct scif_endpt *ep, struct scif_conn *conn,
+				 u64 seq)
+{
+	return scif_link_peer_done(conn, seq) || READ_ONCE(ep->rma_closing) ||
+	       smp_load_acquire(&conn->closed);
+}
+
+/* FENCE_WAIT on the RMAs of a peer in another kernel. */
+static int scif_fence_wait_link(struct scif_endpt *ep, struct scif_conn *conn,
+				u32 mark)
+{
+	u64 issued, seq;
+	int ret;
+
+	ret = scif_link_peer_issued(conn, &issued);
+	if (!ret)
+		ret = scif_mark_decode_seq(issued, mark, &seq);
+	if (ret)
+		return ret;
+	scif_link_want(conn, 1);
+	ret = wait_event_interruptible(ep->rma_wq,
+				       scif_fence_link_wake(ep, conn, seq));
+	scif_link_want(conn, -1);
+	if (ret)
+		return ret;
+	if (READ_ONCE(ep->rma_closing) || !scif_link_peer_done(conn, seq) ||
+	    scif_link_peer_cancelled(conn))
+		return -ECONNRESET;
 	return 0;
 }
 
@@ -203,6 +295,8 @@ int scif_ioctl_fence_wait(struct scif_endpt *ep, int mark)
 	conn = scif_ep_data_conn(ep);
 	if (!conn)
 		return -ENOTCONN;
+	if (peer && conn->lc)
+		return scif_fence_wait_link(ep, conn, (u32)mark & SCIF_MARK_SEQ);
 	ret = scif_fence_target(ep, conn, peer, &t);
 	if (ret)
 		return ret;
@@ -270,7 +364,11 @@ int scif_ioctl_fence_signal(struct scif_endpt *ep,
 	}
 	if (where & SCIF_SIGNAL_REMOTE) {
 		ret = -ENXIO;
-		if (peer)
+		if (conn->lc)
+			ret = scif_link_range_get(conn, s.roff, sizeof(u64),
+						  SCIF_PROT_WRITE, true,
+						  &sig->remote);
+		else if (peer)
 			ret = scif_range_get(peer, s.roff, sizeof(u64),
 					     SCIF_PROT_WRITE, &sig->remote);
 		if (ret)
@@ -281,6 +379,19 @@ int scif_ioctl_fence_signal(struct scif_endpt *ep,
 		goto fail;
 
 	atomic_inc(&scif_stats.rma_inflight);
+	if (conn->lc && init == SCIF_FENCE_INIT_PEER) {
+		/* waits for the RMAs of a peer in another kernel */
+		ret = scif_link_fence_queue(conn, &sig->link, &sig->seq);
+		if (ret < 0) {
+			atomic_dec(&scif_stats.rma_inflight);
+			goto fail;
+		}
+		if (ret)
+			return 0;
+		list_add(&sig->link, &ready);
+		scif_fence_fire(&ready);
+		return 0;
+	}
 	t = init == SCIF_FENCE_INIT_SELF ? ep : peer;
 	if (t) {
 		spin_lock(&t->rma_slock);

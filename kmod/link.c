@@ -83,6 +83,42 @@ static void scif_link_tx_update(struct scif_link *l, u32 n)
 	spin_unlock(&p->tx_lock);
 }
 
+/* Free the single messages waiting for @p. */
+static void scif_link_drop_msgs(struct scif_link_peer *p)
+{
+	struct scif_link_msg *msg, *tmp;
+	LIST_HEAD(gone);
+
+	spin_lock(&p->tx_lock);
+	list_splice_init(&p->msgs, &gone);
+	spin_unlock(&p->tx_lock);
+	list_for_each_entry_safe(msg, tmp, &gone, link)
+		kfree(msg);
+}
+
+/**
+ * scif_link_post_msg() - post a single message to node @n
+ * @n: the peer
+ * @msg: the message (kmalloc'ed; ownership passes here), with @msg->inc
+ *	set to the peer's tx_inc when the object it speaks for was created
+ *
+ * A message for an earlier session of the peer (it went down since) is
+ * dropped.  Any context that may take a spinlock.
+ */
+void scif_link_post_msg(u16 n, struct scif_link_msg *msg)
+{
+	struct scif_link_peer *p = &scif_link_dev.peer[n];
+
+	spin_lock(&p->tx_lock);
+	if (p->tx_open && msg->inc == p->tx_inc) {
+		list_add_tail(&msg->link, &p->msgs);
+		msg = NULL;
+	}
+	spin_unlock(&p->tx_lock);
+	kfree(msg);
+	scif_link_flush(n);
+}
+
 static void scif_link_set_down(struct scif_link *l, u32 n, const char *why)
 {
 	struct scif_link_peer *p = &l->peer[n];
@@ -91,6 +127,12 @@ static void scif_link_set_down(struct scif_link *l, u32 n, const char *why)
 		pr_info("node %u is down (%s)\n", n, why);
 	p->up = false;
 	clear_bit(n, &scif_link_up);
+	/* nothing queued for this session goes out any more */
+	spin_lock(&p->tx_lock);
+	p->tx_inc++;
+	spin_unlock(&p->tx_lock);
+	scif_link_drop_msgs(p);
+	scif_link_rma_peer_down(n);
 	scif_link_conn_peer_down(n);
 }
 
@@ -133,6 +175,16 @@ static bool scif_link_next(struct scif_link_peer *p, struct scif_wire_msg *m)
 	}
 	if (scif_link_conn_outbox(p, m))
 		return true;
+	if (!list_empty(&p->msgs)) {
+		struct scif_link_msg *msg = list_first_entry(&p->msgs,
+							     struct scif_link_msg, link);
+
+		list_del(&msg->link);
+		m->type = msg->m.type;
+		memcpy(m->arg, msg->m.arg, sizeof(m->arg));
+		kfree(msg);
+		return true;
+	}
 	/* a goodbye goes last: after everything else we had to say */
 	if (p->tx_node & SCIF_LINK_TX_DOWN) {
 		m->type = cpu_to_le16(SCIF_WIRE_MSG_NODE_DOWN);
@@ -186,7 +238,7 @@ void scif_link_flush(u16 n)
 			iowrite32(p->tx_head, QUEUE_FIELD(q, head));
 			posted += round;
 		}
-		if (!p->tx_node && list_empty(&p->outbox))
+		if (!p->tx_node && list_empty(&p->outbox) && list_empty(&p->msgs))
 			break;
 		/* full: ask to be rung when there is room, then look once more */
 		iowrite32(1, QUEUE_FIELD(q, src_waiting));
@@ -242,6 +294,12 @@ static void scif_link_handle(struct scif_link *l, u32 n,
 			break;	/* not up (yet): nothing to connect to */
 		if (scif_link_conn_rx(n, m))
 			scif_link_break(l, n, "bad connection message");
+		break;
+	case SCIF_WIRE_MSG_WINDOW_ADD ... SCIF_WIRE_MSG_WINDOW_FREE:
+		if (!p->up)
+			break;
+		if (scif_link_rma_rx(n, m))
+			scif_link_break(l, n, "bad window message");
 		break;
 	default:
 		scif_link_break(l, n, "unknown message type");
@@ -299,7 +357,9 @@ static void scif_link_scan(struct scif_link *l, u32 n)
 		spin_lock(&p->tx_lock);
 		p->tx_head = 0;
 		p->tx_node = 0;
+		p->tx_inc++;
 		spin_unlock(&p->tx_lock);
+		scif_link_drop_msgs(p);
 	}
 	p->present = state == SCIF_WIRE_NODE_PRESENT;
 	if (!p->present)
@@ -596,6 +656,7 @@ static int scif_link_probe_aperture(struct pci_dev *pdev)
 			break;
 		}
 		p->aperture = pdev;
+		p->ap_phys = pci_resource_start(pdev, 2);
 		WRITE_ONCE(p->ap_va, va);
 		pci_info(pdev, "SCIF link: RAM aperture of node %u (%llu MiB)\n",
 			 n, (unsigned long long)(p->aperture_bytes >> 20));
@@ -778,6 +839,8 @@ int scif_link_init(void)
 		spin_lock_init(&p->tx_lock);
 		INIT_LIST_HEAD(&p->outbox);
 		INIT_LIST_HEAD(&p->reap);
+		INIT_LIST_HEAD(&p->msgs);
+		xa_init(&p->rwins);
 	}
 
 	if (!IS_ERR_OR_NULL(d)) {
@@ -797,6 +860,7 @@ void scif_link_exit(void)
 {
 	pci_unregister_driver(&scif_link_driver);
 	scif_link_conn_exit();
+	scif_link_rma_exit();
 	debugfs_remove_recursive(scif_link_dbg);
 	scif_link_dbg = NULL;
 }

@@ -35,6 +35,7 @@ struct pci_dev;
  * @rx_tail: private consumer index of queue[peer][self]
  * @aperture: the claimed aperture device, or NULL
  * @ap_va: the aperture mapped (write-back), or NULL
+ * @ap_phys: the aperture's physical address (BAR2), with @ap_va
  * @conns: link connections with this node (&struct scif_link_conn.node)
  * @nconns: entries in @conns
  * @tx_lock: protects the fields below
@@ -44,6 +45,10 @@ struct pci_dev;
  * @tx_node: node messages to post (SCIF_LINK_TX_*)
  * @outbox: connections with messages to post (&struct scif_link_conn.out)
  * @reap: connections whose last message went out (&struct scif_link_conn.reap)
+ * @msgs: single messages to post (&struct scif_link_msg, link_rma.c's)
+ * @tx_inc: the incarnation @msgs are for
+ * @rwins: the peer's windows known here, by the peer's window id
+ *	(&struct scif_window, not referenced: an entry leaves at release)
  */
 struct scif_link_peer {
 	bool present;
@@ -56,6 +61,7 @@ struct scif_link_peer {
 	u32 rx_tail;
 	struct pci_dev *aperture;
 	void *ap_va;
+	phys_addr_t ap_phys;
 	struct list_head conns;
 	unsigned int nconns;
 	spinlock_t tx_lock;
@@ -65,6 +71,21 @@ struct scif_link_peer {
 	unsigned long tx_node;
 	struct list_head outbox;
 	struct list_head reap;
+	struct list_head msgs;
+	u32 tx_inc;
+	struct xarray rwins;
+};
+
+/**
+ * struct scif_link_msg - one message waiting in a peer's outbox
+ * @link: entry in &struct scif_link_peer.msgs
+ * @inc: the incarnation of the peer it is meant for
+ * @m: type and args (link.c fills the header)
+ */
+struct scif_link_msg {
+	struct list_head link;
+	u32 inc;
+	struct scif_wire_msg m;
 };
 
 #define SCIF_LINK_TX_UP		BIT(0)	/* NODE_UP asking for a reply */
@@ -103,11 +124,92 @@ struct scif_link {
 	struct scif_link_peer peer[SCIF_WIRE_MAX_NODES];
 };
 
+/* lc->pending: messages to post, in this order */
+enum {
+	LC_TX_REQ,
+	LC_TX_GRANT,
+	LC_TX_REJECT,
+	LC_TX_WAKE_DATA,
+	LC_TX_WAKE_SPACE,
+	LC_TX_WAKE_RMA,
+	LC_TX_DISC,
+	LC_TX_NR,
+};
+
+/* lc->flags */
+enum {
+	LC_GRANTED,	/* acceptor: the grant was decided (ring given) */
+	LC_FINAL_QUEUED,	/* our last word is decided (DISC or REJECT) */
+	LC_DISC_QUEUED,	/* the rcu_work that posts our DISCONNECT was queued */
+	LC_SENT_DISC,
+	LC_SENT_REJECT,
+	LC_RCVD_DISC,
+	LC_RCVD_REJECT,
+	LC_DEAD,	/* the peer went down */
+	LC_FINISHED,	/* forgotten: nothing is posted any more */
+	LC_REGISTERED,	/* has an id in scif_link_ids */
+};
+
+/**
+ * struct scif_link_conn - the link half of a connection
+ * @conn: the connection (not referenced: the connection owns this)
+ * @peer: the other node
+ * @peer_inc: its incarnation when the connection began
+ * @side: our side in @conn (0 connector, 1 acceptor)
+ * @id: our connection id (0 until registered)
+ * @peer_id: the peer's connection id (0 until known)
+ * @src_port: connector: our port; acceptor: the connector's port
+ * @dst_port: the listener's port
+ * @pending: LC_TX_* bits (peer->tx_lock)
+ * @flags: LC_* bits (set under peer->tx_lock or scif_link_mutex; read
+ *	anywhere)
+ * @out: entry in peer->outbox
+ * @reap: entry in peer->reap
+ * @node: entry in peer->conns (scif_link_mutex)
+ * @disc_work: posts our DISCONNECT after a grace period
+ * @lis: acceptor: the listener the request was queued with (referenced)
+ * @rx_ctl: our receive ring's index page
+ * @rx_data: our receive ring's data (2^@rx_order pages)
+ * @rx_order: see @rx_data
+ * @rw_lock: protects @rwins
+ * @rwins: the peer's windows we may use (&struct scif_window.link, offset
+ *	order; link_rma.c), each referenced
+ * @sig_lock: protects @signals
+ * @signals: our INIT_PEER fence signals waiting for the peer's RMAs
+ * @want: our fence waiters and signals waiting for the peer's RMAs
+ */
+struct scif_link_conn {
+	struct scif_conn *conn;
+	u16 peer;
+	u32 peer_inc;
+	int side;
+	u32 id;
+	u32 peer_id;
+	u16 src_port;
+	u16 dst_port;
+	unsigned long pending;
+	unsigned long flags;
+	struct list_head out;
+	struct list_head reap;
+	struct list_head node;
+	struct rcu_work disc_work;
+	struct scif_endpt *lis;
+	struct page *rx_ctl;
+	struct page *rx_data;
+	unsigned int rx_order;
+	struct mutex rw_lock;
+	struct list_head rwins;
+	spinlock_t sig_lock;
+	struct list_head signals;
+	atomic_t want;
+};
+
 extern struct mutex scif_link_mutex;
 extern struct scif_link scif_link_dev;
 
 /* link.c */
 void scif_link_flush(u16 n);
+void scif_link_post_msg(u16 n, struct scif_link_msg *msg);
 void scif_link_kick_work(void);
 void scif_link_break(struct scif_link *l, u32 n, const char *why);
 
@@ -117,5 +219,15 @@ int scif_link_conn_rx(u16 n, const struct scif_wire_msg *m);
 void scif_link_conn_peer_down(u16 n);
 void scif_link_conn_reap(u16 n);
 void scif_link_conn_exit(void);
+struct scif_link_conn *scif_link_conn_find(u16 n, const struct scif_wire_msg *m);
+void scif_link_conn_wake_rma(struct scif_link_conn *lc);
+
+/* link_rma.c */
+void scif_link_rma_conn_init(struct scif_link_conn *lc);
+void scif_link_rma_conn_end(struct scif_link_conn *lc);
+int scif_link_rma_rx(u16 n, const struct scif_wire_msg *m);
+void scif_link_rma_wake(struct scif_link_conn *lc);
+void scif_link_rma_peer_down(u16 n);
+void scif_link_rma_exit(void);
 
 #endif /* _SCIF_LINK_H */

@@ -33,74 +33,6 @@
 /* Connections one peer may hold open with us (each costs memory here). */
 #define SCIF_LINK_MAX_CONNS	16384
 
-/* lc->pending: messages to post, in this order */
-enum {
-	LC_TX_REQ,
-	LC_TX_GRANT,
-	LC_TX_REJECT,
-	LC_TX_WAKE_DATA,
-	LC_TX_WAKE_SPACE,
-	LC_TX_DISC,
-	LC_TX_NR,
-};
-
-/* lc->flags */
-enum {
-	LC_GRANTED,	/* acceptor: the grant was decided (ring given) */
-	LC_FINAL_QUEUED,	/* our last word is decided (DISC or REJECT) */
-	LC_DISC_QUEUED,	/* the rcu_work that posts our DISCONNECT was queued */
-	LC_SENT_DISC,
-	LC_SENT_REJECT,
-	LC_RCVD_DISC,
-	LC_RCVD_REJECT,
-	LC_DEAD,	/* the peer went down */
-	LC_FINISHED,	/* forgotten: nothing is posted any more */
-	LC_REGISTERED,	/* has an id in scif_link_ids */
-};
-
-/**
- * struct scif_link_conn - the link half of a connection
- * @conn: the connection (not referenced: the connection owns this)
- * @peer: the other node
- * @peer_inc: its incarnation when the connection began
- * @side: our side in @conn (0 connector, 1 acceptor)
- * @id: our connection id (0 until registered)
- * @peer_id: the peer's connection id (0 until known)
- * @src_port: connector: our port; acceptor: the connector's port
- * @dst_port: the listener's port
- * @pending: LC_TX_* bits (peer->tx_lock)
- * @flags: LC_* bits (set under peer->tx_lock or scif_link_mutex; read
- *	anywhere)
- * @out: entry in peer->outbox
- * @reap: entry in peer->reap
- * @node: entry in peer->conns (scif_link_mutex)
- * @disc_work: posts our DISCONNECT after a grace period
- * @lis: acceptor: the listener the request was queued with (referenced)
- * @rx_ctl: our receive ring's index page
- * @rx_data: our receive ring's data (2^@rx_order pages)
- * @rx_order: see @rx_data
- */
-struct scif_link_conn {
-	struct scif_conn *conn;
-	u16 peer;
-	u32 peer_inc;
-	int side;
-	u32 id;
-	u32 peer_id;
-	u16 src_port;
-	u16 dst_port;
-	unsigned long pending;
-	unsigned long flags;
-	struct list_head out;
-	struct list_head reap;
-	struct list_head node;
-	struct rcu_work disc_work;
-	struct scif_endpt *lis;
-	struct page *rx_ctl;
-	struct page *rx_data;
-	unsigned int rx_order;
-};
-
 static DEFINE_XARRAY_ALLOC1(scif_link_ids);
 
 static struct scif_link_peer *lc_peer(struct scif_link_conn *lc)
@@ -130,6 +62,7 @@ static struct scif_conn *scif_link_conn_new(u16 peer, int side)
 	INIT_LIST_HEAD(&lc->reap);
 	INIT_LIST_HEAD(&lc->node);
 	INIT_RCU_WORK(&lc->disc_work, scif_link_conn_disc_work);
+	scif_link_rma_conn_init(lc);
 	conn->lc = lc;
 	conn->lside = side;
 	/* ring[side] is the peer's receive ring, ring[!side] ours */
@@ -257,9 +190,11 @@ static bool scif_link_conn_next(struct scif_link_conn *lc, struct scif_wire_msg 
 		break;
 	case LC_TX_WAKE_DATA:
 	case LC_TX_WAKE_SPACE:
+	case LC_TX_WAKE_RMA:
 		m->type = cpu_to_le16(SCIF_WIRE_MSG_WAKE);
-		m->arg[2] = cpu_to_le64(bit == LC_TX_WAKE_DATA ?
-					SCIF_WIRE_WAKE_DATA : SCIF_WIRE_WAKE_SPACE);
+		m->arg[2] = cpu_to_le64(bit == LC_TX_WAKE_DATA ? SCIF_WIRE_WAKE_DATA :
+					bit == LC_TX_WAKE_SPACE ? SCIF_WIRE_WAKE_SPACE :
+					SCIF_WIRE_WAKE_RMA);
 		break;
 	case LC_TX_DISC:
 		m->type = cpu_to_le16(SCIF_WIRE_MSG_DISCONNECT);
@@ -297,6 +232,16 @@ bool scif_link_conn_outbox(struct scif_link_peer *p, struct scif_wire_msg *m)
 		list_del_init(&lc->out);
 	}
 	return false;
+}
+
+/**
+ * scif_link_conn_wake_rma() - tell the peer our RMAs made progress
+ * @lc: the connection
+ */
+void scif_link_conn_wake_rma(struct scif_link_conn *lc)
+{
+	if (test_bit(LC_REGISTERED, &lc->flags))
+		scif_link_conn_post(lc, BIT(LC_TX_WAKE_RMA));
 }
 
 static void scif_link_conn_disc_work(struct work_struct *work)
@@ -338,6 +283,7 @@ static void scif_link_conn_finish(struct scif_link_conn *lc)
 	}
 	list_del_init(&lc->node);
 	p->nconns--;
+	scif_link_rma_conn_end(lc);
 	xa_erase(&scif_link_ids, lc->id);
 	clear_bit(LC_REGISTERED, &lc->flags);
 	scif_conn_put(conn);	/* the id's reference */
@@ -534,9 +480,15 @@ void scif_link_conn_free(struct scif_conn *conn)
 	kfree(lc);
 }
 
-/* The connection a message names, or NULL.  scif_link_mutex held. */
-static struct scif_link_conn *scif_link_conn_find(u16 n,
-						  const struct scif_wire_msg *m)
+/**
+ * scif_link_conn_find() - the connection a message names
+ * @n: the sender
+ * @m: the message (arg0 our id, arg1 the sender's)
+ *
+ * Context: scif_link_mutex held.
+ * Return: the connection, or NULL (unknown, or already forgotten).
+ */
+struct scif_link_conn *scif_link_conn_find(u16 n, const struct scif_wire_msg *m)
 {
 	u64 dst = le64_to_cpu(m->arg[0]), src = le64_to_cpu(m->arg[1]);
 	struct scif_link_conn *lc;
@@ -700,8 +652,11 @@ int scif_link_conn_rx(u16 n, const struct scif_wire_msg *m)
 		break;
 	case SCIF_WIRE_MSG_WAKE:
 		what = le64_to_cpu(m->arg[2]);
-		if (what & ~(u64)(SCIF_WIRE_WAKE_DATA | SCIF_WIRE_WAKE_SPACE))
+		if (what & ~(u64)(SCIF_WIRE_WAKE_DATA | SCIF_WIRE_WAKE_SPACE |
+				  SCIF_WIRE_WAKE_RMA))
 			return -EPROTO;
+		if (what & SCIF_WIRE_WAKE_RMA)
+			scif_link_rma_wake(lc);
 		if (what & SCIF_WIRE_WAKE_DATA)
 			scif_conn_wake(conn, lc->side, EPOLLIN | EPOLLRDNORM);
 		if (what & SCIF_WIRE_WAKE_SPACE)

@@ -17,8 +17,17 @@
  * anonymous pages, which vm_insert_page() refuses).  The mapping holds a
  * reference on each window until the last VMA using it is unmapped, so the
  * memory stays valid after UNREG or the peer's close.
+ *
+ * A peer in another kernel: its window's pages are mapped through our
+ * aperture onto its RAM.  They stay valid after its UNREG or close (it
+ * keeps them pinned until our WINDOW_FREE), but not after its death: then
+ * scif_mmap_zap_node() removes the page table entries (later accesses get
+ * SIGBUS).  Such mappings cannot be moved by mremap(), so every VMA of one
+ * stays inside the range it was created at.
  */
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 
@@ -27,18 +36,40 @@
 /**
  * struct scif_mapping - the windows behind one mmap() (shared by the VMAs
  * split from it)
- * @ref: VMAs using it
+ * @ref: VMAs using it (and a zap in progress)
  * @range: the peer's windows, referenced
+ * @mm: a mapping across the link: the address space (mmgrab'ed), else NULL
+ * @start: a mapping across the link: where it was created ...
+ * @end: ... and its end
+ * @node: a mapping across the link: the peer's node
+ * @link: entry in scif_link_maps
+ * @zap: entry in a zapper's private list
  */
 struct scif_mapping {
 	struct kref ref;
 	struct scif_range range;
+	struct mm_struct *mm;
+	unsigned long start;
+	unsigned long end;
+	u16 node;
+	struct list_head link;
+	struct list_head zap;
 };
+
+/* Mappings across the link (scif_link_maps_lock, taken inside mmap_lock). */
+static LIST_HEAD(scif_link_maps);
+static DEFINE_MUTEX(scif_link_maps_lock);
 
 static void scif_mapping_release(struct kref *ref)
 {
 	struct scif_mapping *map = container_of(ref, struct scif_mapping, ref);
 
+	if (map->mm) {
+		mutex_lock(&scif_link_maps_lock);
+		list_del(&map->link);
+		mutex_unlock(&scif_link_maps_lock);
+		mmdrop(map->mm);
+	}
 	scif_range_put(&map->range);
 	kfree(map);
 }
@@ -62,6 +93,57 @@ static const struct vm_operations_struct scif_vm_ops = {
 	.close = scif_vma_close,
 };
 
+static int scif_vma_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;	/* see the top of this file */
+}
+
+static const struct vm_operations_struct scif_link_vm_ops = {
+	.open = scif_vma_open,
+	.close = scif_vma_close,
+	.mremap = scif_vma_mremap,
+};
+
+/**
+ * scif_mmap_zap_node() - unmap every page of node @node's windows
+ * @node: a peer in another kernel that went down
+ *
+ * The VMAs stay (and keep their window references until munmap); their
+ * pages are gone.  Context: may sleep; takes mmap locks, so no lock that
+ * an mmap() or munmap() path takes may be held.
+ */
+void scif_mmap_zap_node(u16 node)
+{
+	struct scif_mapping *map, *tmp;
+	struct vm_area_struct *vma;
+	LIST_HEAD(zap);
+
+	mutex_lock(&scif_link_maps_lock);
+	list_for_each_entry(map, &scif_link_maps, link) {
+		if (map->node != node || !kref_get_unless_zero(&map->ref))
+			continue;
+		list_add_tail(&map->zap, &zap);
+	}
+	mutex_unlock(&scif_link_maps_lock);
+
+	list_for_each_entry_safe(map, tmp, &zap, zap) {
+		list_del(&map->zap);
+		if (mmget_not_zero(map->mm)) {
+			mmap_read_lock(map->mm);
+			for (vma = find_vma(map->mm, map->start);
+			     vma && vma->vm_start < map->end;
+			     vma = find_vma(map->mm, vma->vm_end))
+				if (vma->vm_private_data == map &&
+				    vma->vm_ops == &scif_link_vm_ops)
+					zap_vma_ptes(vma, vma->vm_start,
+						     vma->vm_end - vma->vm_start);
+			mmap_read_unlock(map->mm);
+			mmput(map->mm);
+		}
+		kref_put(&map->ref, scif_mapping_release);
+	}
+}
+
 static void scif_vma_flags(struct vm_area_struct *vma, vm_flags_t set,
 			   vm_flags_t clear)
 {
@@ -82,9 +164,13 @@ static int scif_vma_fill(struct vm_area_struct *vma, const struct scif_range *r)
 
 	for (; addr < vma->vm_end; addr += PAGE_SIZE) {
 		struct scif_window *w = r->wins[wi];
+		unsigned long pfn;
 
-		ret = remap_pfn_range(vma, addr, page_to_pfn(w->pages[pg]),
-				      PAGE_SIZE, vma->vm_page_prot);
+		pfn = w->pa ? scif_link_win_pfn(w, pg) : page_to_pfn(w->pages[pg]);
+		if (!pfn)
+			return -ECONNRESET;	/* the peer went down */
+		ret = remap_pfn_range(vma, addr, pfn, PAGE_SIZE,
+				      vma->vm_page_prot);
 		if (ret)
 			return ret;
 		if (++pg == w->nr_pages) {
@@ -125,18 +211,26 @@ int scif_mmap(struct scif_endpt *ep, struct vm_area_struct *vma)
 	ret = scif_ep_live_conn(ep, &conn);
 	if (ret)
 		return ret;
-	peer = scif_ep_peer_get(ep, conn);
-	if (!peer)
-		return smp_load_acquire(&conn->closed) ? -ECONNRESET : -ENXIO;
 	map = kzalloc(sizeof(*map), GFP_KERNEL);
-	if (!map) {
-		scif_ep_put(peer);
+	if (!map)
 		return -ENOMEM;
-	}
 	kref_init(&map->ref);
-	ret = scif_range_get(peer, (s64)vma->vm_pgoff << PAGE_SHIFT, len, prot,
-			     &map->range);
-	scif_ep_put(peer);
+	INIT_LIST_HEAD(&map->link);
+	INIT_LIST_HEAD(&map->zap);
+	if (conn->lc) {
+		ret = scif_link_range_get(conn, (s64)vma->vm_pgoff << PAGE_SHIFT,
+					  len, prot, false, &map->range);
+	} else {
+		peer = scif_ep_peer_get(ep, conn);
+		ret = -ENXIO;
+		if (peer) {
+			ret = scif_range_get(peer, (s64)vma->vm_pgoff << PAGE_SHIFT,
+					     len, prot, &map->range);
+			scif_ep_put(peer);
+		}
+	}
+	if (ret == -ENXIO && smp_load_acquire(&conn->closed))
+		ret = -ECONNRESET;
 	if (ret)
 		goto fail;
 
@@ -144,15 +238,26 @@ int scif_mmap(struct scif_endpt *ep, struct vm_area_struct *vma)
 		if (!(map->range.wins[i]->prot & SCIF_PROT_WRITE))
 			clear |= VM_MAYWRITE;
 	scif_vma_flags(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP, clear);
+	if (conn->lc) {
+		/* registered before the pages are mapped: a zap sees it */
+		map->mm = vma->vm_mm;
+		mmgrab(map->mm);
+		map->start = vma->vm_start;
+		map->end = vma->vm_end;
+		map->node = scif_link_win_node(map->range.wins[0]);
+		mutex_lock(&scif_link_maps_lock);
+		list_add_tail(&map->link, &scif_link_maps);
+		mutex_unlock(&scif_link_maps_lock);
+	}
 	ret = scif_vma_fill(vma, &map->range);
 	if (ret) {
 		/* No PTE may outlive the window references. */
 		zap_vma_ptes(vma, vma->vm_start, len);
-		scif_range_put(&map->range);
-		goto fail;
+		kref_put(&map->ref, scif_mapping_release);
+		return ret;
 	}
 	vma->vm_private_data = map;
-	vma->vm_ops = &scif_vm_ops;
+	vma->vm_ops = map->mm ? &scif_link_vm_ops : &scif_vm_ops;
 	return 0;
 fail:
 	kfree(map);

@@ -130,6 +130,34 @@ static struct page *scif_cursor_page(const struct scif_cursor *c)
 	return c->w[c->wi]->pages[c->pg];
 }
 
+/* The cursor is in a window of a peer in another kernel (link_rma.c). */
+static bool scif_cursor_remote(const struct scif_cursor *c)
+{
+	return c->w[c->wi]->pa;
+}
+
+/*
+ * The kernel address of the cursor's byte: a local page mapped, or the
+ * aperture (inside rcu_read_lock(); NULL once the peer is down).
+ */
+static void *scif_cursor_map(const struct scif_cursor *c)
+{
+	struct scif_window *w = c->w[c->wi];
+	void *p;
+
+	if (w->pa) {
+		p = scif_link_win_va(w, c->pg);
+		return p ? p + c->po : NULL;
+	}
+	return kmap_local_page(w->pages[c->pg]) + c->po;
+}
+
+static void scif_cursor_unmap(const struct scif_cursor *c, void *p)
+{
+	if (!scif_cursor_remote(c))
+		kunmap_local(p);
+}
+
 static void scif_cursor_advance(struct scif_cursor *c, unsigned int n)
 {
 	c->po += n;
@@ -189,16 +217,46 @@ static void scif_copy_chunk(struct page *dp, unsigned int dpo, struct page *sp,
 	kunmap_local(s);
 }
 
+/*
+ * One chunk to or from a peer's window in another kernel, through the
+ * aperture: the CPU copies, inside RCU (see link_rma.c).
+ */
+static int scif_copy_link_chunk(struct scif_cursor *d, struct scif_cursor *s,
+				unsigned int n)
+{
+	void *sp, *dp = NULL;
+
+	rcu_read_lock();
+	sp = scif_cursor_map(s);
+	if (sp)
+		dp = scif_cursor_map(d);
+	if (dp) {
+		memcpy(dp, sp, n);
+		scif_cursor_unmap(d, dp);
+	}
+	if (sp)
+		scif_cursor_unmap(s, sp);
+	rcu_read_unlock();
+	return dp ? 0 : -ECONNRESET;
+}
+
 /* Copy @n bytes from @s to @d, page by page. */
 static int scif_copy_span(struct scif_cursor *d, struct scif_cursor *s, u64 n,
 			  struct scif_conn *conn, bool use_dma)
 {
 	unsigned int step, k = 0;
+	int ret;
 
 	while (n) {
 		step = min3((u64)(PAGE_SIZE - d->po), (u64)(PAGE_SIZE - s->po), n);
-		scif_copy_chunk(scif_cursor_page(d), d->po, scif_cursor_page(s),
-				s->po, step, use_dma);
+		if (scif_cursor_remote(d) || scif_cursor_remote(s)) {
+			ret = scif_copy_link_chunk(d, s, step);
+			if (ret)
+				return ret;
+		} else {
+			scif_copy_chunk(scif_cursor_page(d), d->po,
+					scif_cursor_page(s), s->po, step, use_dma);
+		}
 		scif_cursor_advance(d, step);
 		scif_cursor_advance(s, step);
 		n -= step;
@@ -284,8 +342,13 @@ static void scif_rma_complete(struct scif_rma_req *req, int result,
 	if (result && async)
 		ep->rma_cancelled = true;
 	scif_fence_collect(ep, &ready);
+	if (req->conn->lc)
+		scif_link_rma_publish(req->conn, ep->rma_seq,
+				      scif_rma_lowest(ep), ep->rma_cancelled);
 	spin_unlock(&ep->rma_slock);
 	scif_fence_fire(&ready);
+	if (req->conn->lc)
+		scif_link_rma_progress(req->conn);
 
 	wake_up_all(&ep->rma_wq);
 	rcu_read_lock();
@@ -389,6 +452,9 @@ static int scif_rma_issue(struct scif_rma_req *req, bool async)
 	}
 	req->seq = ++ep->rma_seq;
 	list_add_tail(&req->link, &ep->rma_reqs);
+	if (req->conn->lc)
+		scif_link_rma_publish(req->conn, ep->rma_seq,
+				      scif_rma_lowest(ep), ep->rma_cancelled);
 	spin_unlock(&ep->rma_slock);
 	atomic_inc(&scif_stats.rma_inflight);
 	scif_ep_get(ep);
@@ -415,14 +481,26 @@ static int scif_rma_prepare(struct scif_endpt *ep, struct scif_conn *conn,
 		if (ret)
 			return ret;
 	}
-	peer = scif_ep_peer_get(ep, conn);
-	if (!peer)
-		return smp_load_acquire(&conn->closed) ? -ECONNRESET : -ENXIO;
-	ret = scif_range_get(peer, c->roffset, c->len,
-			     write ? SCIF_PROT_WRITE : SCIF_PROT_READ, remote);
-	scif_ep_put(peer);
-	if (ret)
-		return ret;
+	if (conn->lc) {
+		/* the peer's windows, in another kernel */
+		ret = scif_link_range_get(conn, c->roffset, c->len,
+					  write ? SCIF_PROT_WRITE : SCIF_PROT_READ,
+					  true, remote);
+		if (ret == -ENXIO && smp_load_acquire(&conn->closed))
+			ret = -ECONNRESET;
+		if (ret)
+			return ret;
+	} else {
+		peer = scif_ep_peer_get(ep, conn);
+		if (!peer)
+			return smp_load_acquire(&conn->closed) ? -ECONNRESET : -ENXIO;
+		ret = scif_range_get(peer, c->roffset, c->len,
+				     write ? SCIF_PROT_WRITE : SCIF_PROT_READ,
+				     remote);
+		scif_ep_put(peer);
+		if (ret)
+			return ret;
+	}
 	if (virt)
 		ret = scif_range_pin_user(c->addr, c->len, !write, local);
 	return ret;
@@ -501,12 +579,15 @@ void scif_range_store(struct scif_range *r, const void *buf, size_t len)
 	scif_cursor_init(&c, r);
 	while (len) {
 		step = min_t(size_t, PAGE_SIZE - c.po, len);
-		p = kmap_local_page(scif_cursor_page(&c));
-		if (step == sizeof(u64) && IS_ALIGNED(c.po, sizeof(u64)))
-			WRITE_ONCE(*(u64 *)(p + c.po), *(const u64 *)buf);
-		else
-			memcpy(p + c.po, buf, step);
-		kunmap_local(p);
+		rcu_read_lock();	/* a peer's window: see link_rma.c */
+		p = scif_cursor_map(&c);
+		if (p && step == sizeof(u64) && IS_ALIGNED(c.po, sizeof(u64)))
+			WRITE_ONCE(*(u64 *)p, *(const u64 *)buf);
+		else if (p)
+			memcpy(p, buf, step);
+		if (p)
+			scif_cursor_unmap(&c, p);
+		rcu_read_unlock();
 		buf += step;
 		len -= step;
 		scif_cursor_advance(&c, step);

@@ -83,6 +83,8 @@
 
 struct scif_endpt;
 struct scif_link_conn;
+struct scif_link_win;
+struct scif_fence_sig;
 struct user_struct;
 struct page;
 
@@ -285,6 +287,11 @@ struct scif_endpt {
  * @charged: @nr_pages are charged (scif_pin_charge())
  * @user: the user the pages are charged to (referenced), or NULL
  * @pages: the pinned pages
+ * @pa: a window of a peer in another kernel (link_rma.c): the physical
+ *	address of each page in the peer's RAM (validated: inside our
+ *	aperture onto the peer); @pages is NULL, nothing is pinned here
+ * @lw: with a connection across the link: the window's link state
+ *	(link_rma.c), else NULL
  */
 struct scif_window {
 	struct kref ref;
@@ -298,6 +305,8 @@ struct scif_window {
 	bool charged;
 	struct user_struct *user;
 	struct page **pages;
+	u64 *pa;
+	struct scif_link_win *lw;
 };
 
 /**
@@ -306,12 +315,15 @@ struct scif_window {
  * @nwins: number of windows (0: the range is unused)
  * @off: first byte, relative to wins[0]->offset
  * @len: length in bytes
+ * @busy: an RMA or fence signal holds the range: a peer's windows in it
+ *	count it as in flight (link_rma.c)
  */
 struct scif_range {
 	struct scif_window **wins;
 	unsigned int nwins;
 	u64 off;
 	u64 len;
+	bool busy;
 };
 
 /**
@@ -345,6 +357,7 @@ struct scif_stats {
 	atomic_t windows;
 	atomic_t pinned_pages;
 	atomic_t rma_inflight;
+	atomic_t peer_windows;
 };
 extern struct scif_stats scif_stats;
 void scif_debugfs_init(void);
@@ -416,6 +429,11 @@ struct scif_endpt *scif_ep_peer_get(struct scif_endpt *ep,
 				    struct scif_conn *conn);
 int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
 		   struct scif_range *r);
+int scif_range_get_in(struct list_head *windows, struct mutex *lock, s64 off,
+		      u64 len, int prot, bool busy, struct scif_range *r);
+struct scif_window *scif_window_alloc(void);
+void scif_window_get(struct scif_window *w);
+void scif_window_put(struct scif_window *w);
 int scif_range_pin_user(unsigned long addr, u64 len, bool write,
 			struct scif_range *r);
 void scif_range_put(struct scif_range *r);
@@ -432,6 +450,9 @@ u64 scif_rma_lowest(struct scif_endpt *ep);
 bool scif_rma_done(struct scif_endpt *ep, u64 seq);
 void scif_fence_collect(struct scif_endpt *ep, struct list_head *ready);
 void scif_fence_fire(struct list_head *ready);
+unsigned int scif_fence_collect_list(struct list_head *sigs, u64 lowest,
+				     struct list_head *ready);
+unsigned int scif_fence_discard(struct list_head *sigs);
 int scif_fence_mark(struct scif_endpt *ep, int flags, s32 __user *mark);
 int scif_ioctl_reg(struct scif_endpt *ep, struct scifioctl_reg __user *arg);
 int scif_ioctl_unreg(struct scif_endpt *ep, struct scifioctl_unreg __user *arg);
@@ -443,6 +464,7 @@ int scif_ioctl_fence_wait(struct scif_endpt *ep, int mark);
 int scif_ioctl_fence_signal(struct scif_endpt *ep,
 			    struct scifioctl_fence_signal __user *arg);
 int scif_mmap(struct scif_endpt *ep, struct vm_area_struct *vma);
+void scif_mmap_zap_node(u16 node);
 
 /* fops.c */
 extern const struct file_operations scif_fops;
@@ -464,5 +486,26 @@ void scif_link_conn_closed(struct scif_conn *conn);
 void scif_link_conn_notify(struct scif_conn *conn, __poll_t key);
 void scif_link_conn_violation(struct scif_conn *conn, const char *why);
 void scif_link_conn_free(struct scif_conn *conn);
+
+/* link_rma.c: RMA with endpoints in other kernels */
+int scif_link_win_export(struct scif_conn *conn, struct scif_window *w);
+void scif_link_win_unexport(struct scif_window *w, bool wait);
+void scif_link_win_release(struct scif_window *w);
+void scif_link_win_busy(struct scif_window *w);
+void scif_link_win_unbusy(struct scif_window *w);
+int scif_link_range_get(struct scif_conn *conn, s64 off, u64 len, int prot,
+			bool busy, struct scif_range *r);
+void *scif_link_win_va(const struct scif_window *w, u64 pg);
+unsigned long scif_link_win_pfn(const struct scif_window *w, u64 pg);
+u16 scif_link_win_node(const struct scif_window *w);
+void scif_link_rma_publish(struct scif_conn *conn, u64 issued, u64 lowest,
+			   bool cancelled);
+void scif_link_rma_progress(struct scif_conn *conn);
+int scif_link_peer_issued(struct scif_conn *conn, u64 *issued);
+bool scif_link_peer_done(struct scif_conn *conn, u64 seq);
+bool scif_link_peer_cancelled(struct scif_conn *conn);
+void scif_link_want(struct scif_conn *conn, int delta);
+int scif_link_fence_queue(struct scif_conn *conn, struct list_head *link,
+			  u64 *seq);
 
 #endif /* _SCIF_PRIV_H */

@@ -198,10 +198,21 @@ enum scif_wire_msg_type {
 	/* 7 is unused (was a ring descriptor message in drafts) */
 	/* arg0: dst id; arg1: src id; arg2: SCIF_WIRE_WAKE_* */
 	SCIF_WIRE_MSG_WAKE = 8,
+	/*
+	 * Windows ("RMA" below).  arg0: dst id; arg1: src id; arg2: window
+	 * id (the owner's).  WINDOW_ADD: arg3 offset, arg4 pages, arg5 page
+	 * list address | prot (SCIF_PROT_* in bits 0-1).
+	 */
+	SCIF_WIRE_MSG_WINDOW_ADD = 9,
+	SCIF_WIRE_MSG_WINDOW_ADDED = 10,	/* arg3: 0 or a positive errno */
+	SCIF_WIRE_MSG_WINDOW_DEL = 11,
+	SCIF_WIRE_MSG_WINDOW_DELETED = 12,
+	SCIF_WIRE_MSG_WINDOW_FREE = 13,
 };
 
 #define SCIF_WIRE_WAKE_DATA	0x1	/* your receive ring has new bytes */
 #define SCIF_WIRE_WAKE_SPACE	0x2	/* your send ring has new room */
+#define SCIF_WIRE_WAKE_RMA	0x4	/* my RMA progress passed your want */
 
 /*
  * Connections
@@ -237,18 +248,69 @@ enum scif_wire_msg_type {
 #define SCIF_WIRE_RING_MIN	4096U
 #define SCIF_WIRE_RING_MAX	(16U << 20)
 
+/*
+ * RMA
+ * ---
+ * A window registered on a connection is pinned by its owner and described
+ * to the peer: WINDOW_ADD gives the window's offset in the owner's
+ * registered space, its pages, its protection and the physical address of
+ * a page list in the owner's RAM: a contiguous array of
+ * ceil(pages / 512) little-endian u64 physical addresses of list pages,
+ * each holding up to 512 u64 physical addresses of the window's pages, in
+ * order.  The peer copies the list out (through its aperture), checks every
+ * address (page-aligned, inside the aperture) and answers WINDOW_ADDED
+ * (0, or an errno: the window stays unknown to it); the owner frees the
+ * list after the answer.  The owner's REG returns after the answer, so an
+ * offset the owner hands to its peer's user is already known there.
+ *
+ * The peer then copies to and from those pages itself, through its
+ * aperture (one copy): writeTo and readFrom by the peer need no message.
+ *
+ * WINDOW_DEL (the owner unregisters or closes): the peer stops starting
+ * RMAs on the window and answers WINDOW_DELETED once none of its RMAs or
+ * fence signals on the window is in flight.  WINDOW_FREE (the peer's last
+ * reference went, e.g. its last mmap of the window): the owner may unpin
+ * the pages; it is sent exactly once per window the peer accepted, may come
+ * without a DEL (the connection ended), and ends the window id.  A FREE
+ * counts as DELETED.  Messages naming an unknown window id are dropped.
+ * A node that goes down ends all of its windows on both sides (an owner
+ * unpins; a peer stops copying before it forgets the node, and unmaps).
+ *
+ * Fences: each side publishes the sequence numbers of its own RMAs in the
+ * @rma_* fields of the ring index page *it owns* (its receive ring's); the
+ * peer reads them through its aperture (INIT_PEER marks and waits).  The
+ * peer writes @rma_want (its side of the page): nonzero while it waits on
+ * our RMAs; then each completion of ours that moves @rma_lowest sends a
+ * WAKE with SCIF_WIRE_WAKE_RMA.  All are untrusted: they only decide when a
+ * fence of the reader returns.
+ */
+#define SCIF_WIRE_PLIST_PER_PAGE	512
+#define SCIF_WIRE_PROT_MASK		0x3
+
 /**
  * struct scif_wire_ring - the indices of one connection ring (a page)
  * @head: bytes ever written (the sender writes, through its aperture)
  * @pad0: keeps @tail on its own cache line
  * @tail: bytes ever read (the receiver writes)
  * @pad1: rest of the cache line
+ * @rma_issued: the receiver's last RMA sequence number issued (it writes)
+ * @rma_lowest: the receiver's lowest RMA in flight, else @rma_issued + 1
+ * @rma_cancelled: nonzero once an asynchronous RMA of the receiver failed
+ * @pad2: rest of the cache line
+ * @rma_want: the sender waits on the receiver's RMAs (the sender writes)
+ * @pad3: rest of the cache line
  */
 struct scif_wire_ring {
 	__le32 head;
 	__u8 pad0[60];
 	__le32 tail;
 	__u8 pad1[60];
+	__le64 rma_issued;
+	__le64 rma_lowest;
+	__le32 rma_cancelled;
+	__u8 pad2[44];
+	__le32 rma_want;
+	__u8 pad3[60];
 };
 
 #define SCIF_WIRE_F_WANT_REPLY	0x1	/* NODE_UP: answer with a NODE_UP */
@@ -287,7 +349,7 @@ SCIF_WIRE_ASSERT(sizeof(struct scif_wire_hdr) <= SCIF_WIRE_HDR_BYTES,
 SCIF_WIRE_ASSERT(sizeof(struct scif_wire_queue) == SCIF_WIRE_QUEUE_SLOT_OFF,
 		 "queue indices");
 SCIF_WIRE_ASSERT(sizeof(struct scif_wire_msg) == 64, "message size");
-SCIF_WIRE_ASSERT(sizeof(struct scif_wire_ring) == 128, "ring indices");
+SCIF_WIRE_ASSERT(sizeof(struct scif_wire_ring) == 256, "ring indices");
 SCIF_WIRE_ASSERT(SCIF_WIRE_QUEUE_SLOT_OFF + 64 * SCIF_WIRE_QUEUE_SLOTS <=
 		 SCIF_WIRE_QUEUE_STRIDE, "slots fit the stride");
 SCIF_WIRE_ASSERT(SCIF_WIRE_QUEUE_OFF + SCIF_WIRE_QUEUE_STRIDE *

@@ -67,6 +67,8 @@ static void scif_window_release(struct kref *ref)
 {
 	struct scif_window *w = container_of(ref, struct scif_window, ref);
 
+	if (w->lw)
+		scif_link_win_release(w);
 	if (w->pinned)
 		unpin_user_pages_dirty_lock(w->pages, w->nr_pages,
 					    w->prot & SCIF_PROT_WRITE);
@@ -75,10 +77,40 @@ static void scif_window_release(struct kref *ref)
 	if (!w->temp)
 		atomic_dec(&scif_stats.windows);
 	kvfree(w->pages);
+	kvfree(w->pa);
 	kfree(w);
 }
 
-static void scif_window_put(struct scif_window *w)
+/**
+ * scif_window_alloc() - an empty window (one reference, not in any list)
+ *
+ * Return: the window or NULL.
+ */
+struct scif_window *scif_window_alloc(void)
+{
+	struct scif_window *w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
+
+	if (!w)
+		return NULL;
+	kref_init(&w->ref);
+	INIT_LIST_HEAD(&w->link);
+	return w;
+}
+
+/**
+ * scif_window_get() - take a reference on a window
+ * @w: the window
+ */
+void scif_window_get(struct scif_window *w)
+{
+	kref_get(&w->ref);
+}
+
+/**
+ * scif_window_put() - drop a reference on a window
+ * @w: the window; the last reference releases it (process context)
+ */
+void scif_window_put(struct scif_window *w)
 {
 	kref_put(&w->ref, scif_window_release);
 }
@@ -90,13 +122,11 @@ static void scif_window_put(struct scif_window *w)
 static int scif_window_create(unsigned long start, u64 nr_pages, int prot,
 			      bool temp, struct scif_window **wp)
 {
-	struct scif_window *w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
+	struct scif_window *w = scif_window_alloc();
 	int ret;
 
 	if (!w)
 		return -ENOMEM;
-	kref_init(&w->ref);
-	INIT_LIST_HEAD(&w->link);
 	w->nr_pages = nr_pages;
 	w->prot = prot;
 	w->temp = temp;
@@ -131,8 +161,12 @@ void scif_range_put(struct scif_range *r)
 {
 	unsigned int i;
 
-	for (i = 0; i < r->nwins; i++)
+	for (i = 0; i < r->nwins; i++) {
+		if (r->busy && r->wins[i]->lw)
+			scif_link_win_unbusy(r->wins[i]);
 		scif_window_put(r->wins[i]);
+	}
+	r->busy = false;
 	kfree(r->wins);
 	r->wins = NULL;
 	r->nwins = 0;
@@ -180,12 +214,12 @@ int scif_range_pin_user(unsigned long addr, u64 len, bool write,
 	return 0;
 }
 
-/* The registered window of @ep containing @off, or NULL.  rma_lock held. */
-static struct scif_window *scif_window_find(struct scif_endpt *ep, s64 off)
+/* The live window of @windows containing @off, or NULL.  Its lock held. */
+static struct scif_window *scif_window_find(struct list_head *windows, s64 off)
 {
 	struct scif_window *w;
 
-	list_for_each_entry(w, &ep->windows, link) {
+	list_for_each_entry(w, windows, link) {
 		if (w->offset > off)
 			break;
 		if (off - w->offset < scif_window_len(w))
@@ -195,11 +229,13 @@ static struct scif_window *scif_window_find(struct scif_endpt *ep, s64 off)
 }
 
 /**
- * scif_range_get() - reference the windows of @ep covering a range
- * @ep: the endpoint whose registered space is looked up
+ * scif_range_get_in() - reference the windows of a list covering a range
+ * @windows: a registered space: windows sorted by offset
+ * @lock: the mutex protecting @windows
  * @off: first byte
  * @len: bytes, > 0
  * @prot: access every window must allow (SCIF_PROT_*)
+ * @busy: an RMA or fence signal takes the range (see &struct scif_range)
  * @r: the range to fill
  *
  * The range may span adjacent windows.
@@ -207,8 +243,8 @@ static struct scif_window *scif_window_find(struct scif_endpt *ep, s64 off)
  * Return: 0, -ENXIO (not fully registered), -EACCES (protection) or
  * -ENOMEM.
  */
-int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
-		   struct scif_range *r)
+int scif_range_get_in(struct list_head *windows, struct mutex *lock, s64 off,
+		      u64 len, int prot, bool busy, struct scif_range *r)
 {
 	struct scif_window *first, *w;
 	unsigned int n = 0, i = 0;
@@ -220,8 +256,8 @@ int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
 	    (u64)off > SCIF_OFFSET_END - len)
 		return -ENXIO;
 	end = off + len;
-	mutex_lock(&ep->rma_lock);
-	first = scif_window_find(ep, off);
+	mutex_lock(lock);
+	first = scif_window_find(windows, off);
 	ret = -ENXIO;
 	if (!first)
 		goto out;
@@ -231,7 +267,7 @@ int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
 		denied |= (w->prot & prot) != prot;
 		if (w->offset + (s64)scif_window_len(w) >= end)
 			break;
-		if (list_is_last(&w->link, &ep->windows))
+		if (list_is_last(&w->link, windows))
 			goto out;
 		w = list_next_entry(w, link);
 		if (!w->live || w->offset != list_prev_entry(w, link)->offset +
@@ -247,15 +283,35 @@ int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
 		goto out;
 	for (w = first; i < n; i++, w = list_next_entry(w, link)) {
 		kref_get(&w->ref);
+		if (busy && w->lw)
+			scif_link_win_busy(w);
 		r->wins[i] = w;
 	}
 	r->nwins = n;
 	r->off = off - first->offset;
 	r->len = len;
+	r->busy = busy;
 	ret = 0;
 out:
-	mutex_unlock(&ep->rma_lock);
+	mutex_unlock(lock);
 	return ret;
+}
+
+/**
+ * scif_range_get() - reference the windows of @ep covering a range
+ * @ep: the endpoint whose registered space is looked up
+ * @off: first byte
+ * @len: bytes, > 0
+ * @prot: access every window must allow (SCIF_PROT_*)
+ * @r: the range to fill
+ *
+ * Return: see scif_range_get_in().
+ */
+int scif_range_get(struct scif_endpt *ep, s64 off, u64 len, int prot,
+		   struct scif_range *r)
+{
+	return scif_range_get_in(&ep->windows, &ep->rma_lock, off, len, prot,
+				 false, r);
 }
 
 /* Does [off, off + len) overlap a registered window?  rma_lock held. */
@@ -386,7 +442,10 @@ int scif_ioctl_reg(struct scif_endpt *ep, struct scifioctl_reg __user *arg)
 		scif_window_put(w);
 		return ret;
 	}
-	ret = put_user(w->offset, &arg->out_offset);
+	/* across the link: the peer knows the window before REG returns */
+	ret = conn->lc ? scif_link_win_export(conn, w) : 0;
+	if (!ret)
+		ret = put_user(w->offset, &arg->out_offset);
 	mutex_lock(&ep->rma_lock);
 	if (!ret) {
 		w->live = true;
@@ -395,6 +454,8 @@ int scif_ioctl_reg(struct scif_endpt *ep, struct scifioctl_reg __user *arg)
 		scif_window_put(w);	/* the list's; ours is still held */
 	}
 	mutex_unlock(&ep->rma_lock);
+	if (ret && w->lw)
+		scif_link_win_unexport(w, false);
 	scif_window_put(w);
 	return ret;
 }
@@ -454,8 +515,14 @@ int scif_ioctl_unreg(struct scif_endpt *ep, struct scifioctl_unreg __user *arg)
 	}
 	mutex_unlock(&ep->rma_lock);
 
+	/* the peer's RMAs on them end first (link_rma.c) */
+	list_for_each_entry_safe(w, tmp, &gone, link)
+		if (w->lw)
+			scif_link_win_unexport(w, false);
 	list_for_each_entry_safe(w, tmp, &gone, link) {
 		list_del_init(&w->link);
+		if (w->lw)
+			scif_link_win_unexport(w, true);
 		scif_window_put(w);
 	}
 	return ret;
@@ -478,6 +545,8 @@ void scif_windows_teardown(struct scif_endpt *ep)
 	mutex_unlock(&ep->rma_lock);
 	list_for_each_entry_safe(w, tmp, &gone, link) {
 		list_del_init(&w->link);
+		if (w->lw)
+			scif_link_win_unexport(w, false);
 		scif_window_put(w);
 	}
 }

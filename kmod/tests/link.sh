@@ -9,6 +9,7 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bin=$here/build/scif_link
 conn=$here/build/scif_linkconn
+rma=$here/build/scif_linkrma
 node=${SCIF_LINK_NODE:?SCIF_LINK_NODE unset}
 phase=${SCIF_LINK_PHASE:-1}
 passed=0 failed=0
@@ -47,18 +48,29 @@ if ((node == 0)); then
     conn_log=$(mktemp /tmp/linkconn-server.XXXXXX.log)
     "$conn" server >"$conn_log" 2>&1 &
     conn_srv=$!
+    rma_log=$(mktemp /tmp/linkrma-server.XXXXXX.log)
+    "$rma" server >"$rma_log" 2>&1 &
+    rma_srv=$!
     check "host sees node 1" "$bin" wait-peer 1 40
     check "card's rmmod: node 1 leaves" "$bin" wait-gone 1 30
     check "card's insmod: node 1 is back" "$bin" wait-peer 1 30
-    # the card runs scif_linkconn client against our server now
+    # the card runs scif_linkconn client and scif_linkrma client against our servers now
     wait "$conn_srv"
     prog_results "$conn_log"
+    wait "$rma_srv"
+    prog_results "$rma_log"
     if [[ ${SCIF_LINK_KILL:-0} == 1 ]]; then
         "$bin" wait-gone 1 0 >/dev/null 2>&1 && fail "node 1 gone before the kill"
-        # the card streams into port 3010; kill-host asks for the kill mid-stream
+        # the card streams into port 3010 and copies into our window on 3101;
+        # once both run, the RMA side asks for the kill (mid-stream and mid-RMA)
         kill_log=$(mktemp /tmp/linkconn-kill.XXXXXX.log)
-        "$conn" kill-host 3010 "${SCIF_LINK_DIR:?}/kill-card" >"$kill_log" 2>&1
+        rkill_log=$(mktemp /tmp/linkrma-kill.XXXXXX.log)
+        "$rma" kill-host "${SCIF_LINK_DIR:?}/stream-ready" "$SCIF_LINK_DIR/kill-card" >"$rkill_log" 2>&1 &
+        rkill=$!
+        "$conn" kill-host 3010 "$SCIF_LINK_DIR/stream-ready" "$SCIF_LINK_DIR/kill-card" >"$kill_log" 2>&1
+        wait "$rkill"
         prog_results "$kill_log"
+        prog_results "$rkill_log"
         [[ -e $SCIF_LINK_DIR/kill-card ]] || : >"$SCIF_LINK_DIR/kill-card"
         check "card's qemu killed: node 1 leaves" "$bin" wait-gone 1 30
         "$conn" server >"$conn_log" 2>&1 &
@@ -95,8 +107,17 @@ if ((phase == 1)); then
     conn_log=$(mktemp /tmp/linkconn-client.XXXXXX.log)
     "$conn" client 0 >"$conn_log" 2>&1
     prog_results "$conn_log"
-    # stream into the host until the harness kills our qemu
-    if [[ ${SCIF_LINK_KILL:-0} == 1 ]]; then "$conn" kill-card 0 3010; sleep 300; fi
+    # RMA across the link, against the host's scif_linkrma server
+    rma_log=$(mktemp /tmp/linkrma-client.XXXXXX.log)
+    "$rma" client 0 >"$rma_log" 2>&1
+    prog_results "$rma_log"
+    # stream and copy into the host until the harness kills our qemu
+    if [[ ${SCIF_LINK_KILL:-0} == 1 ]]; then
+        "$conn" kill-card 0 3010 &
+        sleep 1
+        "$rma" kill-card 0 &
+        sleep 300
+    fi
 else
     # the restarted card: connections work again
     conn_log=$(mktemp /tmp/linkconn-client.XXXXXX.log)
