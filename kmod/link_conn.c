@@ -101,6 +101,8 @@ static int scif_link_conn_alloc_rx(struct scif_link_conn *lc)
 	}
 	lc->rx_order = order;
 	ctl = page_address(lc->rx_ctl);
+	/* no RMA of ours yet: issued 0, lowest in flight 1 (scif_wire.h) */
+	ctl->rma_lowest = cpu_to_le64(1);
 	r->remote = &ctl->head;
 	r->publish = &ctl->tail;
 	r->head = 0;

@@ -905,7 +905,7 @@ bool scif_link_peer_done(struct scif_conn *conn, u64 seq)
 	rcu_read_lock();
 	wr = scif_link_peer_page(conn);
 	if (wr)
-		done = le64_to_cpu(READ_ONCE(wr->rma_lowest)) > seq;
+		done = !seq || le64_to_cpu(READ_ONCE(wr->rma_lowest)) > seq;
 	rcu_read_unlock();
 	return done;
 }

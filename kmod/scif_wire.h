@@ -295,6 +295,7 @@ enum scif_wire_msg_type {
  * @pad1: rest of the cache line
  * @rma_issued: the receiver's last RMA sequence number issued (it writes)
  * @rma_lowest: the receiver's lowest RMA in flight, else @rma_issued + 1
+ *	(1 before its first RMA: it sets this when it allocates the page)
  * @rma_cancelled: nonzero once an asynchronous RMA of the receiver failed
  * @pad2: rest of the cache line
  * @rma_want: the sender waits on the receiver's RMAs (the sender writes)

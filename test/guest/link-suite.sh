@@ -20,7 +20,8 @@ add() {   # add NAME LOG RC
 }
 # the Node test files whose two-process cases run across the link (their peer fixtures,
 # SCIF_NODE=1, run in the other guest: test/remote-child.ts)
-LINK_NODE_TESTS=(test/stream.test.ts test/lifecycle.test.ts)
+LINK_NODE_TESTS=(test/stream.test.ts test/lifecycle.test.ts test/rma-errors.test.ts test/rma-fence.test.ts
+    test/rma-mmap.test.ts test/rma-lifecycle.test.ts test/rma-model.test.ts)
 LINK_FUZZ_SECONDS=${LINK_FUZZ_SECONDS:-30}
 [[ -f $REPO/build/Release/scif.node && -f $REPO/dist/index.js ]] ||
     die "the package is not built (npm run build): the guests run the host's build"
