@@ -8,26 +8,42 @@ const SLAB = 256 * 1024;
 const MIN_READ = 16 * 1024;
 const MAX_READ = 1024 * 1024;
 
+interface Region {
+  buffer: Buffer;
+  offset: number;
+  length: number;
+}
+
 export class ReadPool {
   #slab: Buffer = Buffer.allocUnsafeSlow(SLAB);
   #used = 0;
   size = 64 * 1024;
 
-  /** A region to read into; call commit() with the bytes that landed. */
-  region(): { buffer: Buffer; offset: number; length: number } {
+  // One region object, reused: a read needs no allocation but its data's.
+  #region: Region = { buffer: this.#slab, offset: 0, length: 0 };
+
+  /** A region to read into (valid until the next call); call commit() with the bytes that landed. */
+  region(): Region {
     const want = this.size;
+    const r = this.#region;
     if (want > SLAB / 2) {
-      return { buffer: Buffer.allocUnsafeSlow(want), offset: 0, length: want };
+      r.buffer = Buffer.allocUnsafeSlow(want);
+      r.offset = 0;
+      r.length = want;
+      return r;
     }
     if (SLAB - this.#used < want) {
       this.#slab = Buffer.allocUnsafeSlow(SLAB);
       this.#used = 0;
     }
-    return { buffer: this.#slab, offset: this.#used, length: want };
+    r.buffer = this.#slab;
+    r.offset = this.#used;
+    r.length = want;
+    return r;
   }
 
   /** Records a read of |n| bytes into |region| and returns the data. */
-  commit(region: { buffer: Buffer; offset: number; length: number }, n: number): Buffer {
+  commit(region: Region, n: number): Buffer {
     const data = region.buffer.subarray(region.offset, region.offset + n);
     if (region.buffer === this.#slab) this.#used = (region.offset + n + 7) & ~7;
     if (n === region.length) this.size = Math.min(this.size * 2, MAX_READ);
