@@ -256,7 +256,7 @@ export class Socket extends Duplex {
     const where = { node, port };
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
-    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments]);
+    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments], platform.lane === 'off' ? 0 : 1);
     if (ep.openError !== undefined) {
       process.nextTick(() => this.destroy(errnoException(ep.openError as number, 'scif_open', where)));
       return this;
