@@ -304,7 +304,7 @@ class UserEndpoint final : public ProviderEndpoint {
     rma_.SetConnection(fd_.Get(), peer, local_, remote_);
     // The lane where both sides can run at once (one CPU: nothing to gain,
     // the reader sleeps and must be rung anyway). SCIF_LANE=off turns it off.
-    stream_.SetConnection(fd_.Get(), peer, segments, !shares_cpu_ && config_.lane);
+    stream_.SetConnection(fd_.Get(), peer, segments, config_.lane);
   }
 
   int BindName(uint16_t port) {

@@ -300,7 +300,10 @@ long UserStream::SendLane(const struct iovec* iov, int iovcnt) {
       sent_ += n;
       lane_waits_ = false;
       std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (block_->reader_sleeps.load(std::memory_order_relaxed) != 0) {
+      // A reader reads until it finds the ring empty: only a ring that was
+      // empty needs the bell (and only when the reader may sleep).
+      if (block_->lane_head.load(std::memory_order_relaxed) == tail &&
+          block_->reader_sleeps.load(std::memory_order_relaxed) != 0) {
         uint64_t one = 1;
         (void)!write(read_bell_, &one, sizeof(one));
       }
@@ -359,7 +362,7 @@ long UserStream::PullLane(uint8_t* data, size_t len) {
   size_t first = std::min(n, kLaneSize - at);
   memcpy(data, peer_ring_ + at, first);
   if (first < n) memcpy(data + first, peer_ring_, n - first);
-  b->lane_head.store(head + n, std::memory_order_release);
+  b->lane_head.store(head + n, std::memory_order_seq_cst);
   received_ += n;
   b->received.store(received_, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);

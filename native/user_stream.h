@@ -17,15 +17,16 @@
 // ptrace_scope 2 or more) refuses the segment: the writer then sends the
 // rest through the socket, and stops posting.
 //
-// The lane: where the two sides can run at the same time (not one CPU),
-// small writes go through a ring in the same shared block instead of the
-// socket, so that a reader that is spinning (busy_poll.h) sees them without
-// a system call on either side. Bytes are in the ring or in the socket,
+// The lane: small writes go through a ring in the same shared block instead
+// of the socket, so that a reader that is spinning (busy_poll.h) sees them
+// without a system call on either side (and one that sleeps is woken by an
+// eventfd, cheaper than a socket message). Bytes are in the ring or in the socket,
 // never both: the writer moves to the ring only once the reader has
 // received everything sent through the socket (the reader publishes its
 // stream offset in the block), and back to the socket only once the ring is
 // empty. A reader that may sleep says so in the block; the writer then
-// rings its read bell (an eventfd the reader polls). A writer waiting for
+// rings its read bell (an eventfd the reader polls) when the ring was empty
+// (a reader reads until it finds the ring empty). A writer waiting for
 // room in the ring polls its doorbell, which the reader rings once it has
 // taken bytes out. The block, doorbell and read bell go to the reader with
 // the first small write (SCM_RIGHTS), which itself goes through the socket.
