@@ -354,23 +354,33 @@ bool UserStream::LaneReadable() const {
 long UserStream::PullLane(uint8_t* data, size_t len) {
   StreamBlock* b = peer_;
   uint64_t head = b->lane_head.load(std::memory_order_relaxed);
-  uint64_t tail = b->lane_tail.load(std::memory_order_acquire);
-  if (tail == head) return 0;
-  if (tail - head > kLaneSize) return -EPROTO;
-  size_t n = static_cast<size_t>(std::min<uint64_t>(len, tail - head));
-  size_t at = static_cast<size_t>(head % kLaneSize);
-  size_t first = std::min(n, kLaneSize - at);
-  memcpy(data, peer_ring_ + at, first);
-  if (first < n) memcpy(data + first, peer_ring_, n - first);
-  b->lane_head.store(head + n, std::memory_order_seq_cst);
-  received_ += n;
+  size_t total = 0;
+  // Until |data| is full or the ring is found empty after our head is out:
+  // the writer rings only a ring that was empty, so a reader that stops
+  // while bytes remain would not be told of them.
+  while (total < len) {
+    uint64_t tail = b->lane_tail.load(std::memory_order_acquire);
+    if (tail == head) break;
+    if (tail - head > kLaneSize) return -EPROTO;  // not our writer's doing
+    size_t n = static_cast<size_t>(std::min<uint64_t>(len - total, tail - head));
+    size_t at = static_cast<size_t>(head % kLaneSize);
+    size_t first = std::min(n, kLaneSize - at);
+    memcpy(data + total, peer_ring_ + at, first);
+    if (first < n) memcpy(data + total + first, peer_ring_, n - first);
+    head += n;
+    total += n;
+    b->lane_head.store(head, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  if (total == 0) return 0;
+  received_ += total;
   b->received.store(received_, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (b->writer_waits.load(std::memory_order_relaxed) != 0 && b->writer_waits.exchange(0) != 0) {
     uint64_t one = 1;
     (void)!write(peer_doorbell_, &one, sizeof(one));
   }
-  return static_cast<long>(n);
+  return static_cast<long>(total);
 }
 
 void UserStream::SetSpinning(bool spinning) {
