@@ -259,6 +259,11 @@ long UserStream::ShareBlock(const struct iovec* iov, int iovcnt) {
 // the ring to empty before a large write), or kNoLane for the usual way.
 long UserStream::SendLane(const struct iovec* iov, int iovcnt) {
   bool small = iov[0].iov_len < kLaneMax;
+  // Only a chatty connection takes the lane: one that mixes small and large
+  // writes (a header, then a bulk body) would wait at every switch for the
+  // reader to empty the ring, and a bulk one needs no block at all.
+  small_run_ = small ? small_run_ + 1 : 0;
+  if (!lane_mode_ && small_run_ < kLaneAfter) return kNoLane;
   if (!shared_) return small ? ShareBlock(iov, iovcnt) : kNoLane;
   if (lane_waits_) {
     uint64_t ring;

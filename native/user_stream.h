@@ -29,7 +29,8 @@
 // (a reader reads until it finds the ring empty). A writer waiting for
 // room in the ring polls its doorbell, which the reader rings once it has
 // taken bytes out. The block, doorbell and read bell go to the reader with
-// the first small write (SCM_RIGHTS), which itself goes through the socket.
+// the first small write (SCM_RIGHTS), which itself goes through the socket;
+// a connection takes the lane after kLaneAfter small writes in a row.
 #ifndef SCIF_NATIVE_USER_STREAM_H_
 #define SCIF_NATIVE_USER_STREAM_H_
 
@@ -50,6 +51,8 @@ class UserStream {
   // The lane's ring, and the largest write that goes through it.
   static constexpr size_t kLaneSize = 64 * 1024;
   static constexpr size_t kLaneMax = 16 * 1024;
+  // Small writes in a row before a connection takes the lane.
+  static constexpr uint32_t kLaneAfter = 4;
 
   UserStream() = default;
   UserStream(const UserStream&) = delete;
@@ -111,6 +114,7 @@ class UserStream {
   bool lane_ = false;      // small writes through the lane
   bool lane_mode_ = false; // bytes in flight are in the ring (not the socket)
   bool lane_waits_ = false;  // a write waits for room (or for the ring to empty)
+  uint32_t small_run_ = 0;   // small writes in a row
   int read_bell_ = -1;     // the reader's bell for our lane (we ring it)
   uint8_t* ring_ = nullptr;
   const uint8_t* post_base_ = nullptr;
