@@ -14,6 +14,9 @@
 //         of at least S seconds (and at least 5 operations)
 //   { id, op: 'stream' | 'rma-writeTo' | 'rma-readFrom', size, total }
 //       → { type: 'trial', id, value }: GB/s moving |total| bytes in |size| writes/copies
+//   { id, op: 'stream-onread', size, total }
+//       → GB/s: the peer writes |total| bytes in |size| writes, read here with
+//         connect({ onread }) into one reused 1 MiB buffer (no allocation per read)
 //   { id, op: 'scale', connections, size, total }
 //       → { type: 'trial', id, value: { aggregate, slowest, fastest, rssIdle, rssBase } }
 //   { op: 'quit' }
@@ -207,6 +210,47 @@ async function pingConnection() {
   }
   return state.ping;
 }
+/** A connection reading with onread into one reused buffer; receive(total, size) resolves once |total| bytes came. */
+function onreadConnection() {
+  if (state.onread) return state.onread;
+  state.onread = new Promise((resolve, reject) => {
+    const buffer = Buffer.alloc(1 << 20);
+    let greeted = false;
+    let want = 0;
+    let done = null;
+    const s = connect(transport, address, {
+      onread: {
+        buffer,
+        callback: (n) => {
+          if (!greeted) {
+            greeted = true;
+            s.write('W');
+            resolve({ socket: s, receive });
+            n -= 1;
+          }
+          want -= n;
+          if (done && want <= 0) {
+            const d = done;
+            done = null;
+            d();
+          }
+        },
+      },
+    });
+    s.once('error', reject);
+    const receive = (total, size) =>
+      new Promise((r) => {
+        want += total;
+        done = r;
+        const req = Buffer.alloc(16);
+        req.writeBigUInt64LE(BigInt(total), 0);
+        req.writeBigUInt64LE(BigInt(size), 8);
+        s.write(req);
+      });
+  });
+  return state.onread;
+}
+
 async function sinkConnection() {
   if (!state.sink) state.sink = await sink();
   return state.sink;
@@ -295,6 +339,12 @@ async function trial(cmd) {
       await send(cmd.total, chunk);
       return cmd.total / (now() - t0) / 1e9;
     }
+    case 'stream-onread': {
+      const { receive } = await onreadConnection();
+      const t0 = now();
+      await receive(cmd.total, cmd.size);
+      return cmd.total / (now() - t0) / 1e9;
+    }
     case 'writeTo':
     case 'readFrom': {
       const { copy } = await rmaConnection(cmd.size);
@@ -322,6 +372,7 @@ async function trial(cmd) {
 
 async function quit() {
   for (const k of ['ping', 'sink']) if (state[k]) await close(state[k].socket);
+  if (state.onread) await close((await state.onread).socket);
   if (state.rma) await state.rma.done();
 }
 

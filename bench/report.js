@@ -29,7 +29,7 @@ const f = (r) => {
 
 const transports = link ? ['scif', 'tcp'] : ['scif', 'tcp', 'unix'];
 const name = { scif: 'SCIF', tcp: 'TCP', unix: 'Unix' };
-const cols = [['SCIF stream', 'scif', 'stream'], ['SCIF RMA writeTo', 'scif', 'rma-writeTo'], ['SCIF RMA readFrom', 'scif', 'rma-readFrom'], ['TCP', 'tcp', 'stream'], ['Unix', 'unix', 'stream']].filter(([, t]) => transports.includes(t));
+const cols = [['SCIF stream', 'scif', 'stream'], ['SCIF RMA writeTo', 'scif', 'rma-writeTo'], ['SCIF RMA readFrom', 'scif', 'rma-readFrom'], ['TCP', 'tcp', 'stream'], ['Unix', 'unix', 'stream'], ['SCIF onread', 'scif', 'stream-onread'], ['TCP onread', 'tcp', 'stream-onread'], ['Unix onread', 'unix', 'stream-onread']].filter(([, t, op]) => transports.includes(t) && results.some((r) => r.transport === t && r.op === op));
 const lines = [];
 lines.push(`| figure (median) | ${transports.map((t) => pls.map((p) => `${name[t]}, ${short(p)}`).join(' | ')).join(' | ')} |`);
 lines.push(`| --- |${' ---: |'.repeat(pls.length * transports.length)}`);

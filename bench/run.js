@@ -3,7 +3,7 @@
 // npm run bench: SCIF against TCP and Unix sockets, side by side in one run.
 //
 //   node bench/run.js [--quick] [--guest] [--json FILE] [--svg FILE] [--trials N]
-//                     [--connections N] [--no-scale] [--ops roundtrip,connect,transfer,stream,rma,scale]
+//                     [--connections N] [--no-scale] [--ops roundtrip,connect,transfer,stream,onread,rma,scale]
 //                     [--tcp-host H --tcp-port P] [--placements same,cross]
 //                     [--transports scif,tcp,unix] [--sizes 1K,64K,4M] [--build-only]
 //   node bench/run.js --link [--quick] [--json FILE] [--svg FILE] [--sizes ...]
@@ -94,7 +94,7 @@ if (args.connections !== undefined && local) local.scale.connections = Math.max(
 if (args.sizes) sizes = String(args.sizes).split(',').map((s) => parseSize(s));
 const transports = String(args.transports || 'scif,tcp,unix').split(',');
 // Local runs: the figures to measure (--ops), all by default; --no-scale leaves the scale rows out.
-const ops = new Set(String(args.ops || 'roundtrip,connect,transfer,stream,rma,scale').split(','));
+const ops = new Set(String(args.ops || 'roundtrip,connect,transfer,stream,onread,rma,scale').split(','));
 if (args['no-scale']) ops.delete('scale');
 const tcpRemote = args['tcp-host'] !== undefined;
 if (tcpRemote && args['tcp-port'] === undefined) fail('--tcp-host needs --tcp-port');
@@ -356,6 +356,11 @@ async function measurePlacement(p, bins, remoteTcp) {
       const total = Math.max(size * 4, Math.min(minBytes, size * 4096));
       record('stream', size, 'GB/s', await interleaved(members({ op: 'stream', size, total }), trials));
     }
+    // The other way, read with connect({ onread }) into one reused buffer: no page faults per read.
+    for (const size of ops.has('onread') ? sizes : []) {
+      const total = Math.max(size * 4, Math.min(minBytes, size * 4096));
+      record('stream-onread', size, 'GB/s', await interleaved(members({ op: 'stream-onread', size, total }), trials));
+    }
     if (clients.scif && ops.has('rma')) {
       for (const dir of ['writeTo', 'readFrom']) {
         record(dir, RMA_SIZE, 'us', await interleaved(members({ op: dir, size: RMA_SIZE, batch }, ['scif']), trials));
@@ -504,6 +509,10 @@ function ratios(placements) {
     if (wGBs && pvw) add('RMA writeTo 4 MiB / raw process_vm_writev 4 MiB', wGBs / pvw.median, 0.85, true, `${gb(wGBs)} / ${gb(pvw.median)} GB/s`, [w, pvw]);
     if (scifStream && tcpStream) add('SCIF stream 4 MiB / TCP stream 4 MiB', scifStream.median / tcpStream.median, 3, true, `${gb(scifStream.median)} / ${gb(tcpStream.median)} GB/s`, [scifStream, tcpStream]);
     if (scifStream && memcpy) add('SCIF stream 4 MiB / one-core memcpy 4 MiB', scifStream.median / memcpy.median, 0.3, true, `${gb(scifStream.median)} / ${gb(memcpy.median)} GB/s`, [scifStream, memcpy]);
+    const oS = find('scif', 'stream-onread', RMA_SIZE, p.name);
+    const oT = find('tcp', 'stream-onread', RMA_SIZE, tcpP);
+    if (oS && oT) add('SCIF onread stream 4 MiB / TCP onread 4 MiB', oS.median / oT.median, 3, true, `${gb(oS.median)} / ${gb(oT.median)} GB/s`, [oS, oT]);
+    if (oS && memcpy) add('SCIF onread stream 4 MiB / one-core memcpy', oS.median / memcpy.median, 0.3, true, `${gb(oS.median)} / ${gb(memcpy.median)} GB/s`, [oS, memcpy]);
     const rtTarget = p.peer === p.client ? 0.8 : 0.3;
     if (rtS && rtT) add('SCIF 8-byte round trip / TCP', rtS.median / rtT.median, rtTarget, false, `${us(rtS.median)} / ${us(rtT.median)} µs`, [rtS, rtT]);
     if (rtS && rtC) add('SCIF 8-byte round trip / C AF_UNIX round trip', rtS.median / rtC.median, 1.5, false, `${us(rtS.median)} / ${us(rtC.median)} µs`, [rtS, rtC]);
@@ -739,6 +748,9 @@ async function main() {
     { label: 'RMA rd', transport: 'scif', op: 'rma-readFrom' },
     { label: 'TCP', transport: 'tcp', op: 'stream' },
     { label: 'Unix', transport: 'unix', op: 'stream' },
+    { label: 'SCIF onread', transport: 'scif', op: 'stream-onread' },
+    { label: 'TCP onread', transport: 'tcp', op: 'stream-onread' },
+    { label: 'Unix onread', transport: 'unix', op: 'stream-onread' },
   ];
   const tablePlacements = tcpRemote ? [...placements, { name: 'remote', short: 'remote' }] : placements;
   console.log('');
