@@ -3,10 +3,14 @@
 //
 //   copybw memcpy SIZE TRIALS   memcpy of SIZE bytes between two private buffers
 //   copybw pvw SIZE TRIALS      process_vm_writev of SIZE bytes into a forked child
+//   copybw memcpy2 SIZE TRIALS  memcpy of SIZE bytes split over two threads, one on
+//                               core 0 and one on core 1 (half each)
 //
 // Prints one JSON line: {"op":..,"size":..,"samples":[seconds per copy, ...]}.
 // Each sample is the mean over a batch of copies (enough to take ~20 ms).
 #define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +41,37 @@ static pid_t child;
 static char *src, *dst;
 static size_t size;
 
+// memcpy2: two threads, each copying its half, meeting at a barrier per copy.
+static pthread_barrier_t start_b, end_b;
+static volatile int stop2;
+static void pin(int core) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core, &set);
+  sched_setaffinity(0, sizeof(set), &set);  // best effort: one CPU leaves both on it
+}
+static void *half(void *arg) {
+  size_t h = size / 2;
+  pin(1);
+  for (;;) {
+    pthread_barrier_wait(&start_b);
+    if (stop2) return NULL;
+    memcpy(dst + h, src + h, size - h);
+    __asm__ __volatile__("" ::: "memory");
+    pthread_barrier_wait(&end_b);
+  }
+  (void)arg;
+}
+
+static int two;
 static void copy_once(int pvw) {
+  if (two) {
+    pthread_barrier_wait(&start_b);
+    memcpy(dst, src, size / 2);
+    __asm__ __volatile__("" ::: "memory");
+    pthread_barrier_wait(&end_b);
+    return;
+  }
   if (!pvw) {
     memcpy(dst, src, size);
     __asm__ __volatile__("" ::: "memory");
@@ -54,10 +88,11 @@ static void copy_once(int pvw) {
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: copybw memcpy|pvw SIZE TRIALS\n");
+    fprintf(stderr, "usage: copybw memcpy|pvw|memcpy2 SIZE TRIALS\n");
     return 2;
   }
   int pvw = strcmp(argv[1], "pvw") == 0;
+  two = strcmp(argv[1], "memcpy2") == 0;
   size = strtoull(argv[2], NULL, 0);
   int trials = atoi(argv[3]);
   src = pages(size);
@@ -74,6 +109,16 @@ int main(int argc, char **argv) {
     }
     usleep(20000);  // let the child touch its pages
   }
+  pthread_t helper;
+  if (two) {
+    pin(0);
+    pthread_barrier_init(&start_b, NULL, 2);
+    pthread_barrier_init(&end_b, NULL, 2);
+    if (pthread_create(&helper, NULL, half, NULL) != 0) {
+      fprintf(stderr, "pthread_create failed\n");
+      return 1;
+    }
+  }
   // Warm-up, and the batch size: copies per ~20 ms.
   double t0 = now();
   int warm = 0;
@@ -82,7 +127,7 @@ int main(int argc, char **argv) {
     warm++;
   }
   int batch = warm;
-  printf("{\"op\":\"%s\",\"size\":%zu,\"samples\":[", pvw ? "process_vm_writev" : "memcpy", size);
+  printf("{\"op\":\"%s\",\"size\":%zu,\"samples\":[", pvw ? "process_vm_writev" : two ? "memcpy-2core" : "memcpy", size);
   for (int t = 0; t < trials; t++) {
     double a = now();
     for (int i = 0; i < batch; i++) copy_once(pvw);
@@ -90,6 +135,11 @@ int main(int argc, char **argv) {
     printf("%s%.9g", t ? "," : "", s);
   }
   printf("]}\n");
+  if (two) {
+    stop2 = 1;
+    pthread_barrier_wait(&start_b);
+    pthread_join(helper, NULL);
+  }
   if (pvw) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);

@@ -8,6 +8,8 @@
 //        back once each payload has arrived in full
 //   'R'  RMA (SCIF only): [8-byte LE length]; the peer registers a window of
 //        that many bytes and replies with its 8-byte LE offset, then idles
+//   'W'  source: a sequence of requests [8-byte LE total][8-byte LE write size];
+//        the peer writes |total| bytes in writes of that size (one Buffer, reused)
 //
 //   node bench/peer.js --transport scif|tcp|unix [--port P] [--host H] [--path P]
 //   node bench/peer.js --tcp-listen PORT [--host H]     (a TCP peer for --tcp-host runs)
@@ -38,6 +40,24 @@ function serve(socket) {
   // Sink state.
   let header = Buffer.alloc(0);
   let remaining = -1;
+  // Source state: requests queued, one sent at a time.
+  const queue = [];
+  let pumping = false;
+  let source = null;
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    while (queue.length > 0) {
+      const [total, size] = queue.shift();
+      if (!source || source.length !== size) source = Buffer.alloc(size, 5);
+      for (let left = total; left > 0; left -= size) {
+        const chunk = left >= size ? source : source.subarray(0, left);
+        if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+        if (socket.destroyed) return;
+      }
+    }
+    pumping = false;
+  };
   const onData = (data) => {
     let at = 0;
     if (mode === null) {
@@ -74,6 +94,15 @@ function serve(socket) {
           }
         }
       }
+    } else if (mode === 'W') {
+      header = Buffer.concat([header, data.subarray(at)]);
+      while (header.length >= 16) {
+        const total = Number(header.readBigUInt64LE(0));
+        const size = Number(header.readBigUInt64LE(8));
+        header = header.subarray(16);
+        queue.push([total, size]);
+      }
+      pump();
     } else if (mode === 'R') {
       header = Buffer.concat([header, data.subarray(at)]);
       if (header.length >= 8 && remaining < 0) {

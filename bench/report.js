@@ -14,11 +14,22 @@ const link = /^link/.test(meta.mode);
 const pls = meta.placements.map((p) => p.name);
 const short = (p) => p.replace('-core', '');
 const find = (t, op, size, p) => results.find((r) => r.transport === t && r.op === op && r.size === size && r.placement === p);
-const f = (r) => (!r ? '—' : r.unit === 'us' ? `${r.median < 100 ? r.median.toFixed(1) : r.median.toFixed(0)} µs` : link ? (r.median * 1000).toFixed(r.median < 0.1 ? 1 : 0) : r.median.toFixed(2));
+const v = (x, unit) => (unit === 'us' ? (x < 100 ? x.toFixed(1) : x.toFixed(0)) : unit === 'GB/s' && link ? (x * 1000).toFixed(x < 0.1 ? 1 : 0) : unit === 'KiB' ? x.toFixed(1) : x.toFixed(2));
+// The median with its spread across trials (min–max), ⚠ where it exceeds ±20% of the median.
+const f = (r) => {
+  if (!r) return '—';
+  const u = r.unit === 'us' ? ' µs' : r.unit === 'KiB' ? ' KiB' : '';
+  const s = r.samples || [];
+  if (s.length < 2) return `${v(r.median, r.unit)}${u}`;
+  const lo = r.min ?? Math.min(...s);
+  const hi = r.max ?? Math.max(...s);
+  const wide = lo < 0.8 * r.median || hi > 1.2 * r.median;
+  return `${v(r.median, r.unit)}${u} (${v(lo, r.unit)}–${v(hi, r.unit)})${wide ? ' ⚠' : ''}`;
+};
 
 const transports = link ? ['scif', 'tcp'] : ['scif', 'tcp', 'unix'];
 const name = { scif: 'SCIF', tcp: 'TCP', unix: 'Unix' };
-const cols = [['SCIF stream', 'scif', 'stream'], ['SCIF RMA writeTo', 'scif', 'rma-writeTo'], ['SCIF RMA readFrom', 'scif', 'rma-readFrom'], ['TCP', 'tcp', 'stream'], ['Unix', 'unix', 'stream']].filter(([, t]) => transports.includes(t));
+const cols = [['SCIF stream', 'scif', 'stream'], ['SCIF RMA writeTo', 'scif', 'rma-writeTo'], ['SCIF RMA readFrom', 'scif', 'rma-readFrom'], ['TCP', 'tcp', 'stream'], ['Unix', 'unix', 'stream'], ['SCIF onread', 'scif', 'stream-onread'], ['TCP onread', 'tcp', 'stream-onread'], ['Unix onread', 'unix', 'stream-onread']].filter(([, t, op]) => transports.includes(t) && results.some((r) => r.transport === t && r.op === op));
 const lines = [];
 lines.push(`| figure (median) | ${transports.map((t) => pls.map((p) => `${name[t]}, ${short(p)}`).join(' | ')).join(' | ')} |`);
 lines.push(`| --- |${' ---: |'.repeat(pls.length * transports.length)}`);
@@ -36,11 +47,29 @@ for (const s of sizes) l2.push(`| ${sizeLabel(s)} | ${cols.map(([, t, op]) => pl
 console.log(l2.join('\n'));
 console.log('');
 const nat = results.filter((r) => r.transport === 'native');
-console.log(`${link ? 'Reference (the card guest, one process)' : 'Ceilings (one process on core 0)'}: ${nat.map((r) => `${r.op} ${sizeLabel(r.size)} ${r.median.toFixed(2)} GB/s`).join(', ')}.`);
+if (link) {
+  console.log(`Reference (the card guest, one process): ${nat.map((r) => `${r.op} ${sizeLabel(r.size)} ${r.median.toFixed(2)} GB/s`).join(', ')}.`);
+} else {
+  const l4 = ['| floor / ceiling (same run) | placement | median (min–max) |', '| --- | --- | ---: |'];
+  for (const r of nat) l4.push(`| ${r.op === 'roundtrip' ? 'C AF_UNIX 8-byte round trip' : `${r.op} ${sizeLabel(r.size)}${r.unit === 'GB/s' ? ', GB/s' : ''}`} | ${r.placement} | ${f(r)} |`);
+  console.log(l4.join('\n'));
+}
 console.log('');
+const scale = results.filter((r) => r.op === 'scale-aggregate');
+if (scale.length) {
+  const l5 = [`| ${scale[0].connections} connections, ${sizeLabel(scale[0].perConnection)} each in ${sizeLabel(scale[0].size)} writes | aggregate, GB/s | / one connection | slowest / fastest | RSS per idle connection |`, '| --- | ---: | ---: | ---: | ---: |'];
+  for (const a of scale) {
+    const fair = find(a.transport, 'scale-fairness', a.size, a.placement);
+    const rss = find(a.transport, 'scale-idle-rss', 0, a.placement);
+    const one = find(a.transport, 'stream', a.size, a.placement);
+    l5.push(`| ${name[a.transport]}, ${short(a.placement)} | ${f(a)} | ${one ? `${(a.median / one.median).toFixed(2)}×` : '—'} | ${f(fair)} | ${f(rss)} |`);
+  }
+  console.log(l5.join('\n'));
+  console.log('');
+}
 const l3 = ['| target | placement | measured | result |', '| --- | --- | ---: | --- |'];
 for (const r of ratios) {
   const measured = r.value === null ? `n/a${/EOPNOTSUPP/.test(r.detail) ? ' (no RMA across the link yet: EOPNOTSUPP)' : ` (${r.detail})`}` : `${r.value.toFixed(2)}× (${r.detail})`;
-  l3.push(`| ${r.what} ${r.ge ? '≥' : '≤'} ${r.target}× | ${r.placement} | ${measured} | ${r.value === null ? 'n/a' : r.pass ? 'PASS' : 'MISS'} |`);
+  l3.push(`| ${r.what} ${r.ge ? '≥' : '≤'} ${r.target}× | ${r.placement} | ${measured}${r.noisy ? ' ⚠' : ''} | ${r.value === null ? 'n/a' : r.pass ? 'PASS' : 'MISS'} |`);
 }
 console.log(l3.join('\n'));

@@ -44,7 +44,8 @@ function chart(results, options = {}) {
   const legendH = 26 * 2 + 10;
   const W = placements.length * (pw + margin.left + margin.right) + 20;
   const H = margin.top + ph + margin.bottom + legendH + 30;
-  const bw = results.filter((r) => r.unit === 'GB/s');
+  // The series and the reference lines only (not the two-core memcpy or the scale rows).
+  const bw = results.filter((r) => r.unit === 'GB/s' && (r.transport === 'native' ? r.op !== 'memcpy-2core' : SERIES.some((s) => s.transport === r.transport && s.op === r.op)));
   const memcpy = bw.find((r) => r.op === 'memcpy' && r.size === 4 << 20);
   const pvw = bw.find((r) => r.op === 'process_vm_writev' && r.size === 4 << 20);
   const pipe = bw.find((r) => r.op === 'pipe');

@@ -45,14 +45,14 @@ function listen(transport, onConnection, options = {}) {
   });
 }
 
-/** Connects; the socket is returned at once (wait for 'connect'). */
-function connect(transport, address) {
-  if (transport === 'scif') return scif().connect({ node: address.node, port: address.port });
+/** Connects; the socket is returned at once (wait for 'connect'). |extra|: more options (e.g. onread). */
+function connect(transport, address, extra = {}) {
+  if (transport === 'scif') return scif().connect({ node: address.node, port: address.port, ...extra });
   if (transport === 'tcp') {
-    const s = net.connect({ host: address.host, port: address.port, noDelay: true });
+    const s = net.connect({ host: address.host, port: address.port, noDelay: true, ...extra });
     return s;
   }
-  if (transport === 'unix') return net.connect({ path: address.path });
+  if (transport === 'unix') return net.connect({ path: address.path, ...extra });
   throw new Error(`unknown transport ${transport}`);
 }
 

@@ -38,7 +38,7 @@ export interface NativeEndpoint {
 }
 
 export interface NativeBinding {
-  Endpoint: new (provider: ProviderName, node: number, nodes: number, segments?: number) => NativeEndpoint;
+  Endpoint: new (provider: ProviderName, node: number, nodes: number, segments?: number, lane?: number) => NativeEndpoint;
   getNodeIds(provider: ProviderName, node: number, nodes: number): { self: number; nodes: number[] } | number;
   alloc(length: number): ArrayBuffer | number;
   unmap(buffer: ArrayBuffer): boolean;

@@ -24,6 +24,11 @@ export interface Platform {
    * ends share one CPU), on, off.
    */
   segments: SegmentsMode;
+  /**
+   * Small writes through shared memory when both ends can run at once
+   * (user provider): SCIF_LANE=auto (the default) or off.
+   */
+  lane: 'auto' | 'off';
 }
 
 export type SegmentsMode = 'auto' | 'on' | 'off';
@@ -80,5 +85,10 @@ export function currentPlatform(): Platform {
     }
     segments = rawSegments;
   }
-  return { provider, node, nodes, busyPollUs, segments };
+  const rawLane = process.env.SCIF_LANE;
+  if (rawLane !== undefined && rawLane !== '' && rawLane !== 'auto' && rawLane !== 'off') {
+    throw simpleError('ERR_SCIF_CONFIG', `SCIF_LANE=${rawLane} is invalid: expected 'auto' or 'off'`);
+  }
+  const lane = rawLane === 'off' ? 'off' : 'auto';
+  return { provider, node, nodes, busyPollUs, segments, lane };
 }

@@ -120,7 +120,7 @@ export class Server extends EventEmitter {
 
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
-    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments]);
+    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments], platform.lane === 'off' ? 0 : 1);
     const where = { node: platform.node, port: p };
     let rc = ep.openError ?? ep.bind(p);
     let syscall = ep.openError !== undefined ? 'scif_open' : 'scif_bind';

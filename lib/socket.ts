@@ -117,6 +117,8 @@ export class Socket extends Duplex {
   // What the endpoint polls for (bit 0 readable, bit 1 writable; -1 unknown).
   #polling = -1;
   #wantRead = false;
+  /** The last recv found the endpoint drained (see _read). */
+  #drained = false;
   #pending: PendingWrite | null = null;
   #finalCallback: ((err?: Error | null) => void) | null = null;
   #local: PortAddress | null = null;
@@ -254,7 +256,7 @@ export class Socket extends Duplex {
     const where = { node, port };
     const platform = currentPlatform();
     binding.setBusyPoll(platform.busyPollUs);
-    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments]);
+    const ep = new binding.Endpoint(platform.provider, platform.node, platform.nodes, SEGMENTS_CODE[platform.segments], platform.lane === 'off' ? 0 : 1);
     if (ep.openError !== undefined) {
       process.nextTick(() => this.destroy(errnoException(ep.openError as number, 'scif_open', where)));
       return this;
@@ -281,6 +283,7 @@ export class Socket extends Duplex {
     this.#bytesWritten = 0;
     this.#polling = -1;
     this.#wantRead = false;
+    this.#drained = false;
     this.#pending = null;
     this.#finalCallback = null;
     this.#local = null;
@@ -379,7 +382,10 @@ export class Socket extends Duplex {
     }
     if (events & POLL_WRITABLE && this.#pending) this.#flush();
     if (this.destroyed) return;
-    if (events & (POLL_READABLE | POLL_DISCONNECT) && this.#wantRead) this.#readLoop();
+    if (events & (POLL_READABLE | POLL_DISCONNECT)) {
+      this.#drained = false;
+      if (this.#wantRead) this.#readLoop();
+    }
     if (!this.destroyed) this.#updatePoll();
   }
 
@@ -388,8 +394,12 @@ export class Socket extends Duplex {
   override _read(): void {
     this.#wantRead = true;
     if (this.connecting || !this.#ep) return;
-    // Read what is already queued right away, then poll for more.
-    this.#readLoop();
+    // Read what is already queued right away, then poll for more; but not
+    // when the last read drained the endpoint and we are still polling for
+    // readable since: a readable event would have said if more had come
+    // (the stream asks again right after each push, and that recv would
+    // only say "would block": one system call per message saved).
+    if (!(this.#drained && this.#polling & 1)) this.#readLoop();
     if (!this.destroyed) this.#updatePoll();
   }
 
@@ -400,21 +410,28 @@ export class Socket extends Duplex {
       this.#readInto(ep, this.#onread);
       return;
     }
+    const pool = this.#pool;
     for (;;) {
-      const region = this.#pool.region();
+      const region = pool.region();
       const n = ep.recv(region.buffer, region.offset, region.length);
       if (n > 0) {
-        const data = this.#pool.commit(region, n);
+        const data = pool.commit(region, n);
         this.bytesRead += n;
         this.#touch();
         if (!this.push(data)) {
           this.#wantRead = false;
           return;
         }
-        if (n < region.length) return; // drained; poll for more
+        if (n < region.length) {
+          this.#drained = true; // poll for more
+          return;
+        }
         continue;
       }
-      if (n === 0) return; // would block
+      if (n === 0) {
+        this.#drained = true; // would block
+        return;
+      }
       if (n === ECONNRESET) {
         // The peer has gone and its bytes are drained: end of stream.
         this.#readEnded = true;
@@ -507,6 +524,27 @@ export class Socket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    // The common case first: connected, nothing waiting, and the endpoint
+    // takes the whole chunk at once (no queue entry, no poll change).
+    const ep = this.#ep;
+    if (ep && !this.connecting && !this.#closedEndpoint && this.#pending === null && chunk.length > 0) {
+      const n = ep.send(chunk);
+      if (n === chunk.length) {
+        this.#bytesWritten += n;
+        this.#touch();
+        callback();
+        if (this.#finalCallback) this.#doFinal();
+        return;
+      }
+      if (n > 0) {
+        this.#bytesWritten += n; // #queue counts the rest
+        this.#touch();
+        chunk = chunk.subarray(n);
+      } else if (n < 0) {
+        callback(errnoException(n, 'scif_send', this.#remote ?? undefined));
+        return;
+      }
+    }
     this.#queue([chunk], callback);
   }
 

@@ -21,6 +21,9 @@ struct AddonData {
   Napi::FunctionReference endpoint_ctor;
   // Endpoints alive in this environment, closed when it is torn down.
   std::unordered_set<Endpoint*> endpoints;
+  // Those that read from a lane (user_stream.h): BusyPoll looks at their
+  // rings each turn.
+  std::unordered_set<Endpoint*> lane_readers;
   // Live mappings (peer windows, shareable memory), released at teardown.
   std::unordered_set<Mapping*> mappings;
   // uv handles that have not yet finished closing. Environment teardown
@@ -37,6 +40,10 @@ struct AddonData {
   void ArmBusyPoll(napi_env env, uint32_t at_least_us = 0);
 
   void HandleClosed();
+  // BusyPoll: delivers lane bytes that have come (each turn), and tells the
+  // lanes' writers whether we spin.
+  void PollLanes();
+  void SetLanesSpinning(bool spinning);
 };
 
 }  // namespace scif

@@ -26,6 +26,8 @@ class BusyPoll {
   void Arm(uint32_t window_us);
   // Stops and closes the handle. Idempotent.
   void Close();
+  // Whether the loop is spinning now.
+  bool Active() const;
 
  private:
   struct Handle {

@@ -85,12 +85,15 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info)
   std::unique_ptr<ProviderEndpoint> opened;
   PlatformConfig config;
   uint16_t segments = PlatformConfig::kSegmentsAuto;
+  uint16_t lane = 1;
   if (info.Length() < 3 || !info[0].IsString() || !ReadU16(info[1], &config.node) ||
       !ReadU16(info[2], &config.nodes) ||
-      (info.Length() > 3 && (!ReadU16(info[3], &segments) || segments > PlatformConfig::kSegmentsOff))) {
-    Fail(env, "Endpoint(provider, node, nodes[, segments]): bad arguments");
+      (info.Length() > 3 && (!ReadU16(info[3], &segments) || segments > PlatformConfig::kSegmentsOff)) ||
+      (info.Length() > 4 && (!ReadU16(info[4], &lane) || lane > 1))) {
+    Fail(env, "Endpoint(provider, node, nodes[, segments[, lane]]): bad arguments");
     return;
   }
+  config.lane = lane != 0;
   config.segments = static_cast<PlatformConfig::Segments>(segments);
   auto provider = MakeProvider(info[0].As<Napi::String>().Utf8Value(), config);
   if (!provider) {
@@ -110,6 +113,33 @@ Endpoint::~Endpoint() {
   if (data_ != nullptr) data_->endpoints.erase(this);
 }
 
+bool Endpoint::LaneReady() const {
+  return ep_ && want_read_ && !callback_.IsEmpty() && ep_->LaneReadable();
+}
+
+void Endpoint::DispatchLane() { OnPoll(this, 0, UV_READABLE); }
+
+void Endpoint::SetSpinning(bool spinning) {
+  if (!ep_) return;
+  ep_->SetSpinning(spinning);
+  // Bytes that came while we spun, unannounced: the bell must say so now.
+  if (!spinning && want_read_ && ep_->LaneReadable()) ep_->KickReadBell();
+}
+
+void AddonData::PollLanes() {
+  if (lane_readers.empty()) return;
+  std::vector<Endpoint*> ready;
+  for (Endpoint* e : lane_readers)
+    if (e->LaneReady()) ready.push_back(e);
+  // A callback may close (or, through GC, free) another endpoint.
+  for (Endpoint* e : ready)
+    if (lane_readers.count(e) != 0 && e->LaneReady()) e->DispatchLane();
+}
+
+void AddonData::SetLanesSpinning(bool spinning) {
+  for (Endpoint* e : lane_readers) e->SetSpinning(spinning);
+}
+
 Napi::Value Endpoint::Wrap(Napi::Env env, AddonData* data,
                            std::unique_ptr<ProviderEndpoint> ep) {
   auto ext = Napi::External<ProviderEndpoint>::New(env, ep.release());
@@ -118,8 +148,11 @@ Napi::Value Endpoint::Wrap(Napi::Env env, AddonData* data,
 }
 
 void Endpoint::CloseNow() {
+  if (data_ != nullptr) data_->lane_readers.erase(this);
   poller_.reset();  // stop + uv_close before the fd goes
   wait_poller_.reset();
+  bell_poller_.reset();
+  bell_polled_ = false;
   rma_.reset();     // pending RMA calls fail; the running one finishes
   ep_.reset();      // closes the fd
   callback_.Reset();
@@ -207,8 +240,13 @@ Napi::Value Endpoint::Recv(const Napi::CallbackInfo& info) {
   if (off < 0 || len < 0 || static_cast<uint64_t>(off + len) > buf.ByteLength())
     return Fail(env, "recv: range outside the buffer");
   if (!ep_) return Napi::Number::New(env, -EBADF);
-  return Napi::Number::New(
-      env, static_cast<double>(ep_->Recv(buf.Data() + off, static_cast<size_t>(len))));
+  long n = ep_->Recv(buf.Data() + off, static_cast<size_t>(len));
+  // The peer's lane arrived with these bytes: poll its bell too.
+  if (want_read_ && (ep_->ReadWaitFd() >= 0) != bell_polled_) {
+    int rc = ApplyPoll(env);
+    if (rc < 0 && n >= 0) n = rc;
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
 }
 
 // poll(readable: boolean, writable: boolean) -> 0 or a negative uv error
@@ -282,10 +320,37 @@ int Endpoint::ApplyPoll(Napi::Env env) {
     rc = wait_poller_->Set(wait_events);
     if (rc != 0) return rc;
   }
+  // The lane's read bell, while reading.
+  int bell_fd = ep_->ReadWaitFd();
+  bool bell = want_read_ && bell_fd >= 0;
+  if (bell) {
+    int rc = EnsurePoller(env, &bell_poller_, bell_fd, OnBellPoll);
+    if (rc == 0) rc = bell_poller_->Set(UV_READABLE);
+    if (rc != 0) return rc;
+    if (data_->lane_readers.insert(this).second) {
+      // Spinning now or not; bytes already there are announced.
+      SetSpinning(data_->busy_poll != nullptr && data_->busy_poll->Active());
+    }
+  } else {
+    if (bell_poller_) {
+      int rc = bell_poller_->Set(0);
+      if (rc != 0) return rc;
+    }
+    data_->lane_readers.erase(this);
+  }
+  bell_polled_ = bell;
   if (!poller_ && events == 0) return 0;
   int rc = EnsurePoller(env, &poller_, ep_->Fd(), OnPoll);
   if (rc != 0) return rc;
   return poller_->Set(events);
+}
+
+// The lane's read bell rang: to JS, the endpoint is readable.
+void Endpoint::OnBellPoll(void* context, int status, int events) {
+  (void)events;
+  auto* self = static_cast<Endpoint*>(context);
+  if (self->ep_) self->ep_->AckReadBell();
+  OnPoll(context, status, UV_READABLE);
 }
 
 // The fd a write waits on is ready: to JS, the endpoint is writable.
@@ -337,6 +402,7 @@ Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {
   ref_ = true;
   if (poller_) poller_->Ref(true);
   if (wait_poller_) wait_poller_->Ref(true);
+  if (bell_poller_) bell_poller_->Ref(true);
   return info.Env().Undefined();
 }
 
@@ -344,6 +410,7 @@ Napi::Value Endpoint::Unref(const Napi::CallbackInfo& info) {
   ref_ = false;
   if (poller_) poller_->Ref(false);
   if (wait_poller_) wait_poller_->Ref(false);
+  if (bell_poller_) bell_poller_->Ref(false);
   return info.Env().Undefined();
 }
 

@@ -29,6 +29,13 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   // Closes the endpoint: poll handle first, then the fd. Idempotent.
   void CloseNow();
 
+  // The lane (user_stream.h), driven by BusyPoll: whether bytes wait in it
+  // for a reader that wants them; their readable event; and the loop
+  // spinning or about to sleep.
+  bool LaneReady() const;
+  void DispatchLane();
+  void SetSpinning(bool spinning);
+
  private:
   Napi::Value Bind(const Napi::CallbackInfo& info);
   Napi::Value Listen(const Napi::CallbackInfo& info);
@@ -64,6 +71,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   static constexpr uint32_t kWriteWaitPollUs = 2000;
   static void OnPoll(void* context, int status, int events);
   static void OnWaitPoll(void* context, int status, int events);
+  static void OnBellPoll(void* context, int status, int events);
 
   AddonData* data_ = nullptr;
   // Shared with the RMA thread, which may still be finishing a call.
@@ -75,6 +83,9 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   // On the provider's WriteWaitFd() while a write waits there.
   std::unique_ptr<Poller> wait_poller_;
   int wait_fd_ = -1;
+  // On the provider's ReadWaitFd() (the lane's read bell) while reading.
+  std::unique_ptr<Poller> bell_poller_;
+  bool bell_polled_ = false;
   bool want_read_ = false;
   bool want_write_ = false;
   bool write_waits_ = false;  // as ApplyPoll last saw WriteWaitFd()

@@ -31,6 +31,8 @@ struct PlatformConfig {
   // Large writes in one copy (user provider, user_stream.h).
   enum Segments : uint8_t { kSegmentsAuto = 0, kSegmentsOn = 1, kSegmentsOff = 2 };
   Segments segments = kSegmentsAuto;
+  // Small writes through shared memory where both sides can run at once.
+  bool lane = true;
 };
 
 class ProviderEndpoint {
@@ -66,6 +68,17 @@ class ProviderEndpoint {
   // While >= 0, an fd to poll for readable in place of Fd()'s writability:
   // a write waits on something other than the socket (user_stream.h).
   virtual int WriteWaitFd() const { return -1; }
+  // The small-message lane (user_stream.h): while >= 0, an fd to poll
+  // (readable) as well as Fd() while reading: the peer rings it when it
+  // puts bytes in the lane while we may sleep.
+  virtual int ReadWaitFd() const { return -1; }
+  // Whether the lane holds bytes to read (no system call).
+  virtual bool LaneReadable() const { return false; }
+  // The event loop spins (the peer need not ring) or may sleep (it must).
+  virtual void SetSpinning(bool spinning) {}
+  // ReadWaitFd() was seen readable / ring it ourselves.
+  virtual void AckReadBell() {}
+  virtual void KickReadBell() {}
   // While true, an in-progress connect completes when Fd() turns readable
   // (the user provider's grant), not writable.
   virtual bool ConnectWaitsReadable() const { return false; }

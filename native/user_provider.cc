@@ -249,6 +249,11 @@ class UserEndpoint final : public ProviderEndpoint {
   }
 
   int WriteWaitFd() const override { return stream_.WriteWaitFd(); }
+  int ReadWaitFd() const override { return stream_.ReadWaitFd(); }
+  bool LaneReadable() const override { return stream_.LaneReadable(); }
+  void SetSpinning(bool spinning) override { stream_.SetSpinning(spinning); }
+  void AckReadBell() override { stream_.AckReadBell(); }
+  void KickReadBell() override { stream_.KickReadBell(); }
 
   // Spinning only delays a peer that can only run where we do.
   bool BusyPollUseful() override { return !shares_cpu_; }
@@ -297,7 +302,9 @@ class UserEndpoint final : public ProviderEndpoint {
                         ? shares_cpu_
                         : config_.segments == PlatformConfig::kSegmentsOn;
     rma_.SetConnection(fd_.Get(), peer, local_, remote_);
-    stream_.SetConnection(fd_.Get(), peer, segments);
+    // The lane where both sides can run at once (one CPU: nothing to gain,
+    // the reader sleeps and must be rung anyway). SCIF_LANE=off turns it off.
+    stream_.SetConnection(fd_.Get(), peer, segments, config_.lane);
   }
 
   int BindName(uint16_t port) {

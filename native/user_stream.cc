@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 
 #include "user_rma.h"
 
@@ -37,24 +38,42 @@ struct StreamBlock {
   uint64_t addr;                  // where it is in the writer
   uint64_t len;
   std::atomic<uint64_t> consumed;
+  // The lane (see user_stream.h). The reader writes lane_head, received and
+  // reader_sleeps; the writer lane_tail and writer_waits.
+  alignas(64) std::atomic<uint64_t> lane_tail;  // lane bytes ever written
+  std::atomic<uint32_t> writer_waits;           // the writer polls its doorbell
+  alignas(64) std::atomic<uint64_t> lane_head;  // lane bytes ever taken
+  std::atomic<uint64_t> received;               // the reader's stream offset
+  std::atomic<uint32_t> reader_sleeps;          // ring the read bell
 };
+
+namespace {
+// The block's first page holds the StreamBlock, the ring follows.
+constexpr size_t kRingOffset = 4096;
+constexpr size_t kBlockSize = kRingOffset + UserStream::kLaneSize;
+constexpr long kNoLane = LONG_MIN;  // SendLane: not for the lane, go the usual way
+static_assert(sizeof(StreamBlock) <= kRingOffset, "block header fits its page");
+}  // namespace
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "shared atomics");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared atomics");
 
 UserStream::~UserStream() {
   Withdraw();
-  if (block_ != nullptr) munmap(block_, sizeof(StreamBlock));
+  if (block_ != nullptr) munmap(block_, kBlockSize);
   if (block_fd_ >= 0) close(block_fd_);
   if (doorbell_ >= 0) close(doorbell_);
-  if (peer_ != nullptr) munmap(peer_, sizeof(StreamBlock));
+  if (read_bell_ >= 0) close(read_bell_);
+  if (peer_ != nullptr) munmap(peer_, kBlockSize);
   if (peer_doorbell_ >= 0) close(peer_doorbell_);
+  if (peer_read_bell_ >= 0) close(peer_read_bell_);
 }
 
-void UserStream::SetConnection(int sockfd, pid_t peer, bool segments) {
+void UserStream::SetConnection(int sockfd, pid_t peer, bool segments, bool lane) {
   sockfd_ = sockfd;
   peer_pid_ = peer;
   segments_ = segments && peer > 0;
+  lane_ = lane && peer > 0;
 }
 
 bool UserStream::PeerHungUp() const {
@@ -88,6 +107,10 @@ long UserStream::SendInline(const struct iovec* iov, int iovcnt) {
 long UserStream::SendV(const struct iovec* iov, int iovcnt) {
   if (iovcnt <= 0) return 0;
   if (posted_) return Collect(iov[0]);
+  if (lane_) {
+    long n = SendLane(iov, iovcnt);
+    if (n != kNoLane) return n;
+  }
   if (!segments_) return SendInline(iov, iovcnt);
   // Everything before the first large buffer goes through the socket.
   int small = 0;
@@ -101,11 +124,13 @@ bool UserStream::EnsureBlock() {
   int fd = memfd_create("scif-stream", MFD_CLOEXEC);
   if (fd < 0) return false;
   void* p = MAP_FAILED;
-  if (ftruncate(fd, sizeof(StreamBlock)) == 0)
-    p = mmap(nullptr, sizeof(StreamBlock), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (ftruncate(fd, kBlockSize) == 0)
+    p = mmap(nullptr, kBlockSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   int bell = p == MAP_FAILED ? -1 : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (bell < 0) {
-    if (p != MAP_FAILED) munmap(p, sizeof(StreamBlock));
+  int read_bell = bell < 0 ? -1 : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (read_bell < 0) {
+    if (bell >= 0) close(bell);
+    if (p != MAP_FAILED) munmap(p, kBlockSize);
     close(fd);
     return false;
   }
@@ -113,7 +138,10 @@ bool UserStream::EnsureBlock() {
   block_ = static_cast<StreamBlock*>(p);  // zero-filled: kIdle
   block_->magic = kStreamMagic;
   block_->pid = getpid();
+  block_->reader_sleeps.store(1);  // until the reader says it spins
+  ring_ = static_cast<uint8_t*>(p) + kRingOffset;
   doorbell_ = bell;
+  read_bell_ = read_bell;
   AllowPeerAccess(peer_pid_);  // the reader copies out of our memory
   return true;
 }
@@ -136,18 +164,8 @@ long UserStream::Post(const struct iovec& v) {
   memset(&msg, 0, sizeof(msg));
   msg.msg_iov = &one;
   msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
-  if (!shared_) {
-    memset(control, 0, sizeof(control));
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(2 * sizeof(int));
-    int fds[2] = {block_fd_, doorbell_};
-    memcpy(CMSG_DATA(c), fds, sizeof(fds));
-  }
+  alignas(struct cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
+  if (!shared_) AttachBlock(&msg, control, sizeof(control));
   ssize_t n;
   do {
     n = sendmsg(sockfd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -156,7 +174,7 @@ long UserStream::Post(const struct iovec& v) {
     block_->state.store(kIdle);
     return n < 0 ? SendErrno(errno) : 0;
   }
-  shared_ = true;
+  Shared();
   sent_ += 1;
   posted_ = true;
   post_base_ = base;
@@ -193,6 +211,119 @@ long UserStream::Collect(const struct iovec& v) {
   return 0;
 }
 
+// The reader has the block (our mapping stays): its fd is no longer needed.
+void UserStream::Shared() {
+  shared_ = true;
+  if (block_fd_ >= 0) close(block_fd_);
+  block_fd_ = -1;
+}
+
+// Puts the block, the doorbell and the read bell in |msg| (SCM_RIGHTS).
+void UserStream::AttachBlock(struct msghdr* msg, char* control, size_t size) {
+  memset(control, 0, size);
+  msg->msg_control = control;
+  msg->msg_controllen = size;
+  struct cmsghdr* c = CMSG_FIRSTHDR(msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+  int fds[3] = {block_fd_, doorbell_, read_bell_};
+  memcpy(CMSG_DATA(c), fds, sizeof(fds));
+}
+
+// The first small write: through the socket, with the block along.
+long UserStream::ShareBlock(const struct iovec* iov, int iovcnt) {
+  if (!EnsureBlock()) {
+    lane_ = false;
+    return SendInline(iov, iovcnt);
+  }
+  int small = 0;
+  while (small < iovcnt && iov[small].iov_len < kLaneMax) small++;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = const_cast<struct iovec*>(iov);
+  msg.msg_iovlen = static_cast<size_t>(small);
+  alignas(struct cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
+  AttachBlock(&msg, control, sizeof(control));
+  ssize_t n;
+  do {
+    n = sendmsg(sockfd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return SendErrno(errno);
+  if (n > 0) Shared();
+  sent_ += static_cast<uint64_t>(n);
+  return n;
+}
+
+// A write through the lane: the bytes moved, 0 to wait (for room, or for
+// the ring to empty before a large write), or kNoLane for the usual way.
+long UserStream::SendLane(const struct iovec* iov, int iovcnt) {
+  bool small = iov[0].iov_len < kLaneMax;
+  // Only a chatty connection takes the lane: one that mixes small and large
+  // writes (a header, then a bulk body) would wait at every switch for the
+  // reader to empty the ring, and a bulk one needs no block at all.
+  small_run_ = small ? small_run_ + 1 : 0;
+  if (!lane_mode_ && small_run_ < kLaneAfter) return kNoLane;
+  if (!shared_) return small ? ShareBlock(iov, iovcnt) : kNoLane;
+  if (lane_waits_) {
+    uint64_t ring;
+    while (read(doorbell_, &ring, sizeof(ring)) > 0) {
+    }
+  }
+  uint64_t tail = block_->lane_tail.load(std::memory_order_relaxed);
+  if (!lane_mode_) {
+    // Into the ring only once the reader has all we sent through the socket.
+    if (!small || block_->received.load(std::memory_order_acquire) != sent_) {
+      lane_waits_ = false;
+      return kNoLane;
+    }
+    lane_mode_ = true;
+  }
+  for (int round = 0;; round++) {
+    uint64_t head = block_->lane_head.load(std::memory_order_acquire);
+    if (tail - head > kLaneSize) return -EPROTO;  // not our reader's doing
+    if (!small && head == tail) {
+      // The ring is empty: back to the socket.
+      lane_mode_ = false;
+      lane_waits_ = false;
+      return kNoLane;
+    }
+    size_t room = kLaneSize - static_cast<size_t>(tail - head);
+    if (small && room > 0) {
+      size_t n = 0;
+      for (int i = 0; i < iovcnt && n < room && iov[i].iov_len < kLaneMax; i++) {
+        const auto* src = static_cast<const uint8_t*>(iov[i].iov_base);
+        size_t take = std::min(iov[i].iov_len, room - n);
+        size_t at = static_cast<size_t>((tail + n) % kLaneSize);
+        size_t first = std::min(take, kLaneSize - at);
+        memcpy(ring_ + at, src, first);
+        if (first < take) memcpy(ring_, src + first, take - first);
+        n += take;
+        if (take < iov[i].iov_len) break;
+      }
+      block_->lane_tail.store(tail + n, std::memory_order_release);
+      sent_ += n;
+      lane_waits_ = false;
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      // A reader reads until it finds the ring empty: only a ring that was
+      // empty needs the bell (and only when the reader may sleep).
+      if (block_->lane_head.load(std::memory_order_relaxed) == tail &&
+          block_->reader_sleeps.load(std::memory_order_relaxed) != 0) {
+        uint64_t one = 1;
+        (void)!write(read_bell_, &one, sizeof(one));
+      }
+      return static_cast<long>(n);
+    }
+    if (round > 0) break;
+    // Wait: say so, then look again (the reader may have just taken bytes).
+    block_->writer_waits.store(1);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  if (PeerHungUp()) return -ECONNRESET;
+  lane_waits_ = true;
+  return 0;
+}
+
 // Takes a posted segment back; a reader copying it finishes first.
 void UserStream::Withdraw() {
   if (!posted_) return;
@@ -209,12 +340,77 @@ void UserStream::Withdraw() {
 
 long UserStream::Recv(uint8_t* data, size_t len) {
   if (len == 0) return 0;
+  if (peer_ != nullptr) {
+    long k = PullLane(data, len);
+    if (k != 0) return k;
+  }
+  long n = RecvSocket(data, len);
+  // Tell the writer how far we are: it moves to its lane only once we have
+  // everything it sent through the socket.
+  if (peer_ != nullptr) peer_->received.store(received_, std::memory_order_release);
+  return n;
+}
+
+bool UserStream::LaneReadable() const {
+  return peer_ != nullptr && peer_->lane_tail.load(std::memory_order_acquire) !=
+                                 peer_->lane_head.load(std::memory_order_relaxed);
+}
+
+long UserStream::PullLane(uint8_t* data, size_t len) {
+  StreamBlock* b = peer_;
+  uint64_t head = b->lane_head.load(std::memory_order_relaxed);
+  size_t total = 0;
+  // Until |data| is full or the ring is found empty after our head is out:
+  // the writer rings only a ring that was empty, so a reader that stops
+  // while bytes remain would not be told of them.
+  while (total < len) {
+    uint64_t tail = b->lane_tail.load(std::memory_order_acquire);
+    if (tail == head) break;
+    if (tail - head > kLaneSize) return -EPROTO;  // not our writer's doing
+    size_t n = static_cast<size_t>(std::min<uint64_t>(len - total, tail - head));
+    size_t at = static_cast<size_t>(head % kLaneSize);
+    size_t first = std::min(n, kLaneSize - at);
+    memcpy(data + total, peer_ring_ + at, first);
+    if (first < n) memcpy(data + total + first, peer_ring_, n - first);
+    head += n;
+    total += n;
+    b->lane_head.store(head, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  if (total == 0) return 0;
+  received_ += total;
+  b->received.store(received_, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (b->writer_waits.load(std::memory_order_relaxed) != 0 && b->writer_waits.exchange(0) != 0) {
+    uint64_t one = 1;
+    (void)!write(peer_doorbell_, &one, sizeof(one));
+  }
+  return static_cast<long>(total);
+}
+
+void UserStream::SetSpinning(bool spinning) {
+  if (peer_ == nullptr || spinning == spinning_) return;
+  spinning_ = spinning;
+  peer_->reader_sleeps.store(spinning ? 0 : 1);  // seq_cst: then the caller looks at the ring
+}
+
+void UserStream::AckReadBell() {
+  uint64_t v;
+  if (peer_read_bell_ >= 0) (void)!read(peer_read_bell_, &v, sizeof(v));
+}
+
+void UserStream::KickReadBell() {
+  uint64_t one = 1;
+  if (peer_read_bell_ >= 0) (void)!write(peer_read_bell_, &one, sizeof(one));
+}
+
+long UserStream::RecvSocket(uint8_t* data, size_t len) {
   if (reading_) {
     long k = Pull(data, len);
     if (k != 0 || reading_) return k;
     // The segment was withdrawn or refused: back to the socket.
   }
-  alignas(struct cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+  alignas(struct cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
   struct iovec v = {data, len};
   struct msghdr msg;
   ssize_t n;
@@ -255,31 +451,34 @@ long UserStream::Recv(uint8_t* data, size_t len) {
   return n;
 }
 
-// Takes the block and doorbell a writer sent along with its first segment.
+// Takes the block, doorbell and read bell a writer sent along with its
+// first segment or small write.
 int UserStream::Adopt(int* fds, int nfds) {
-  bool ok = nfds == 2 && peer_ == nullptr;
+  bool ok = nfds == 3 && peer_ == nullptr;
   struct stat st;
-  if (ok) ok = fstat(fds[0], &st) == 0 && static_cast<size_t>(st.st_size) >= sizeof(StreamBlock);
+  if (ok) ok = fstat(fds[0], &st) == 0 && static_cast<size_t>(st.st_size) >= kBlockSize;
   void* p = MAP_FAILED;
-  if (ok) p = mmap(nullptr, sizeof(StreamBlock), PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+  if (ok) p = mmap(nullptr, kBlockSize, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
   auto* b = static_cast<StreamBlock*>(p);
   ok = p != MAP_FAILED && b->magic == kStreamMagic && b->pid == peer_pid_;
-  // The doorbell must be an eventfd: writing 8 bytes to anything else
-  // would be data.
-  if (ok) {
+  // The bells must be eventfds: writing 8 bytes to anything else would be
+  // data.
+  for (int i = 1; ok && i < 3; i++) {
     char link[64], target[64];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[1]);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
     ssize_t t = readlink(link, target, sizeof(target) - 1);
     ok = t > 0 && (target[t] = '\0', strcmp(target, "anon_inode:[eventfd]") == 0);
   }
   if (!ok) {
-    if (p != MAP_FAILED) munmap(p, sizeof(StreamBlock));
+    if (p != MAP_FAILED) munmap(p, kBlockSize);
     for (int i = 0; i < nfds; i++) close(fds[i]);
     return -EPROTO;
   }
   close(fds[0]);
   peer_ = b;
+  peer_ring_ = static_cast<const uint8_t*>(p) + kRingOffset;
   peer_doorbell_ = fds[1];
+  peer_read_bell_ = fds[2];
   return 0;
 }
 

@@ -16,12 +16,28 @@
 // (SCM_RIGHTS). A reader that may not read the writer's memory (Yama
 // ptrace_scope 2 or more) refuses the segment: the writer then sends the
 // rest through the socket, and stops posting.
+//
+// The lane: small writes go through a ring in the same shared block instead
+// of the socket, so that a reader that is spinning (busy_poll.h) sees them
+// without a system call on either side (and one that sleeps is woken by an
+// eventfd, cheaper than a socket message). Bytes are in the ring or in the socket,
+// never both: the writer moves to the ring only once the reader has
+// received everything sent through the socket (the reader publishes its
+// stream offset in the block), and back to the socket only once the ring is
+// empty. A reader that may sleep says so in the block; the writer then
+// rings its read bell (an eventfd the reader polls) when the ring was empty
+// (a reader reads until it finds the ring empty). A writer waiting for
+// room in the ring polls its doorbell, which the reader rings once it has
+// taken bytes out. The block, doorbell and read bell go to the reader with
+// the first small write (SCM_RIGHTS), which itself goes through the socket;
+// a connection takes the lane after kLaneAfter small writes in a row.
 #ifndef SCIF_NATIVE_USER_STREAM_H_
 #define SCIF_NATIVE_USER_STREAM_H_
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 namespace scif {
@@ -32,6 +48,11 @@ class UserStream {
  public:
   // Writes this large or larger are posted as segments.
   static constexpr size_t kSegmentMin = 128 * 1024;
+  // The lane's ring, and the largest write that goes through it.
+  static constexpr size_t kLaneSize = 64 * 1024;
+  static constexpr size_t kLaneMax = 16 * 1024;
+  // Small writes in a row before a connection takes the lane.
+  static constexpr uint32_t kLaneAfter = 4;
 
   UserStream() = default;
   UserStream(const UserStream&) = delete;
@@ -40,8 +61,9 @@ class UserStream {
   ~UserStream();
 
   // The connected socket (owned by the endpoint), the peer's pid, and
-  // whether to post large writes (a reader takes posted segments anyway).
-  void SetConnection(int sockfd, pid_t peer, bool segments);
+  // whether to post large writes (a reader takes posted segments anyway),
+  // and whether to send small writes through the lane.
+  void SetConnection(int sockfd, pid_t peer, bool segments, bool lane);
 
   // As send(2)/sendmsg(2)/recv(2) on the socket: bytes moved, 0 for "would
   // block", or -errno (-ECONNRESET: the peer has gone).
@@ -49,10 +71,29 @@ class UserStream {
   long Recv(uint8_t* data, size_t len);
   // The doorbell to poll (readable) instead of the socket's writability
   // while a segment is posted; -1 otherwise.
-  int WriteWaitFd() const { return posted_ ? doorbell_ : -1; }
+  int WriteWaitFd() const { return posted_ || lane_waits_ ? doorbell_ : -1; }
+
+  // Reader side of the lane. The read bell to poll (readable) while
+  // reading, once the peer has shared its lane; -1 before.
+  int ReadWaitFd() const { return peer_ != nullptr ? peer_read_bell_ : -1; }
+  // Whether the peer's lane holds bytes for us (no system call).
+  bool LaneReadable() const;
+  // Spinning: the writer need not ring. Not spinning: it must (and the
+  // caller checks LaneReadable() afterwards, for bytes that came before).
+  void SetSpinning(bool spinning);
+  // Drains the read bell (it was seen readable).
+  void AckReadBell();
+  // Rings our own read bell: bytes are in the lane that no bell announced.
+  void KickReadBell();
 
  private:
   long SendInline(const struct iovec* iov, int iovcnt);
+  long SendLane(const struct iovec* iov, int iovcnt);
+  long ShareBlock(const struct iovec* iov, int iovcnt);
+  long PullLane(uint8_t* data, size_t len);
+  long RecvSocket(uint8_t* data, size_t len);
+  void AttachBlock(struct msghdr* msg, char* control, size_t size);
+  void Shared();
   long Post(const struct iovec& v);
   long Collect(const struct iovec& v);
   bool EnsureBlock();
@@ -70,12 +111,21 @@ class UserStream {
   bool shared_ = false;    // the peer has our block and doorbell
   bool posted_ = false;    // a segment is out
   bool segments_ = false;  // post large writes (not after a refusal)
+  bool lane_ = false;      // small writes through the lane
+  bool lane_mode_ = false; // bytes in flight are in the ring (not the socket)
+  bool lane_waits_ = false;  // a write waits for room (or for the ring to empty)
+  uint32_t small_run_ = 0;   // small writes in a row
+  int read_bell_ = -1;     // the reader's bell for our lane (we ring it)
+  uint8_t* ring_ = nullptr;
   const uint8_t* post_base_ = nullptr;
   size_t post_len_ = 0;
   uint64_t sent_ = 0;      // stream bytes counted as sent
   // Reader side.
   StreamBlock* peer_ = nullptr;
   int peer_doorbell_ = -1;
+  int peer_read_bell_ = -1;
+  const uint8_t* peer_ring_ = nullptr;
+  bool spinning_ = false;
   bool reading_ = false;   // a segment starts at (or continues from) received_
   uint64_t received_ = 0;  // stream bytes delivered
 };

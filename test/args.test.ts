@@ -121,7 +121,7 @@ describe('argument validation', () => {
     await once(server, 'close');
   });
 
-  it('an invalid SCIF_NODE, SCIF_PROVIDER, SCIF_BUSY_POLL_US or SCIF_SEGMENTS is a clear error, not a silent default', () => {
+  it('an invalid SCIF_NODE, SCIF_PROVIDER, SCIF_BUSY_POLL_US, SCIF_SEGMENTS or SCIF_LANE is a clear error, not a silent default', () => {
     const saved = { ...process.env };
     try {
       for (const [k, v] of [
@@ -132,6 +132,7 @@ describe('argument validation', () => {
         ['SCIF_BUSY_POLL_US', '50us'],
         ['SCIF_BUSY_POLL_US', '1000001'],
         ['SCIF_SEGMENTS', 'yes'],
+        ['SCIF_LANE', 'on'],
       ]) {
         process.env = { ...saved, [k]: v };
         const created = endpointsCreated;

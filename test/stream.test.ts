@@ -84,6 +84,91 @@ describe('streams', () => {
     }
   }, SLOW);
 
+  // The user provider sends small writes through shared memory where both
+  // ends can run at once (SCIF_LANE=auto), and large ones through the socket
+  // (or posted): whatever the path, bytes arrive once and in order, and what
+  // was written just before end() arrives before the end. The kernel
+  // provider has one path and ignores SCIF_LANE.
+  it.each([
+    ['auto', 'auto'],
+    ['off', 'auto'],
+    ['auto', 'on'],
+  ] as const)('writes of mixed sizes (small between large) arrive intact and in order both ways, with the reader pausing, up to end() (SCIF_LANE=%s, SCIF_SEGMENTS=%s)', async (lane, segments) => {
+    const saved = { lane: process.env.SCIF_LANE, segments: process.env.SCIF_SEGMENTS };
+    process.env.SCIF_LANE = lane;
+    process.env.SCIF_SEGMENTS = segments;
+    try {
+      let seed = 12345;
+      const rand = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      const SIZES = [1, 8, 100, 4095, 16383, 16384, 16385, 65535, 65536, 200_000, 1 << 20];
+      const plan = Array.from({ length: 400 }, () => (rand(4) === 0 ? SIZES[rand(SIZES.length)] : 1 + rand(64)));
+      const send = (sock: Socket, tag: number): string => {
+        const hash = createHash('sha256');
+        for (const [i, size] of plan.entries()) {
+          const chunk = data.chunk(tag, i, size);
+          hash.update(chunk);
+          sock.write(chunk);
+        }
+        return hash.digest('hex');
+      };
+      const total = plan.reduce((a, b) => a + b, 0);
+      // Reads until |until| bytes (or the end), pausing now and then.
+      const receive = (sock: Socket, until: number): Promise<{ hash: string; bytes: number }> =>
+        new Promise((resolve, reject) => {
+          const hash = createHash('sha256');
+          let bytes = 0;
+          let reads = 0;
+          const finish = (): void => resolve({ hash: hash.digest('hex'), bytes });
+          sock.on('data', (d: Buffer) => {
+            hash.update(d);
+            bytes += d.length;
+            if (bytes >= until) return finish();
+            if (++reads % 50 === 0) {
+              sock.pause();
+              setTimeout(() => sock.resume(), 5);
+            }
+          });
+          sock.on('end', () => {
+            if (bytes < until) finish();
+          });
+          sock.on('error', reject);
+        });
+      const server = scif.createServer();
+      const accepted = new Promise<{ got: Promise<{ hash: string; bytes: number }>; sent: string }>((resolve) => {
+        server.once('connection', (s: Socket) => {
+          const got = receive(s, Infinity); // until the client ends
+          resolve({ got, sent: send(s, 2) });
+        });
+      });
+      const address = await listen(server);
+      const c = scif.connect(address);
+      await once(c, 'connect');
+      const fromServer = receive(c, total);
+      const clientSent = send(c, 1);
+      const side = await within(accepted, bound(10_000), 'accept');
+      const got1 = await within(fromServer, bound(60_000), 'the server\'s bytes');
+      // Everything the client wrote is flushed before its end() closes the connection.
+      const closed = once(c, 'close', bound(60_000));
+      c.end();
+      const got2 = await within(side.got, bound(60_000), 'the client\'s bytes');
+      await closed;
+      expect(got1.bytes).toBe(total);
+      expect(got1.hash).toBe(side.sent);
+      expect(got2.bytes).toBe(total);
+      expect(got2.hash).toBe(clientSent);
+      server.close();
+      await once(server, 'close');
+    } finally {
+      if (saved.lane === undefined) delete process.env.SCIF_LANE;
+      else process.env.SCIF_LANE = saved.lane;
+      if (saved.segments === undefined) delete process.env.SCIF_SEGMENTS;
+      else process.env.SCIF_SEGMENTS = saved.segments;
+    }
+  }, SLOW);
+
   it('200 concurrent connections to one server each echo 1 MiB intact', async () => {
     const CONNECTIONS = 200;
     const SIZE = 1024 * 1024;
