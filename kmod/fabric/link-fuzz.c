@@ -27,7 +27,13 @@
  * its counters and that it still works (kmod/tests/link-fuzz.sh).
  *
  * Usage: link-fuzz --sock FABRIC_SOCKET --self-ram FILE --peer-ram FILE
- *                  [--seconds N] [--seed N]
+ *                  [--seconds N] [--seed N] [--calm 1] [--trace 1] [--keep-ids 1]
+ *
+ * --calm 1: keep to the protocol in every incarnation (the kernel must then
+ * never drop the link) and leave the fabric before each restart.  --trace 1:
+ * the window messages, each way, and the restarts on stderr.  --keep-ids 1:
+ * window ids go on across restarts (by default they restart at 1, as a
+ * rebooted card's would).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -58,8 +64,13 @@ static int sock, host_efd = -1;
 static int64_t host_peer_id = -1;
 static uint32_t incarnation, tx_head, rx_tail;
 static uint64_t rng;
-static long sent, received, breaks;
+static long sent, received, breaks, calms;
 static int clean;	/* no mutations (the goodbye) */
+static int calm;	/* this incarnation keeps to the protocol (long-lived windows) */
+static int all_calm;	/* --calm 1: every incarnation; restarts leave the fabric first */
+static int trace;	/* --trace 1: window messages and restarts on stderr */
+static int keep_ids;	/* --keep-ids 1: window ids go on across restarts */
+static double t0;
 
 static void die(const char *what)
 {
@@ -170,7 +181,7 @@ static void post6(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t
 
 	if (tx_head - le32toh(q->tail) >= SCIF_WIRE_QUEUE_SLOTS)
 		return;
-	if (clean)
+	if (clean || calm)
 		goto write;
 	if (chance(1))
 		m.src = htole16(rnd() % 9);
@@ -182,10 +193,16 @@ static void post6(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t
 		for (size_t i = 0; i < sizeof(m); i++)
 			((uint8_t *)&m)[i] ^= (uint8_t)rnd();
 write:
+	if (trace && type >= SCIF_WIRE_MSG_WINDOW_ADD && type <= SCIF_WIRE_MSG_WINDOW_FREE)
+		fprintf(stderr, "%.4f > %u inc %u: %#llx %#llx %#llx %#llx %#llx %#llx%s\n",
+			now() - t0, type, incarnation, (unsigned long long)a0,
+			(unsigned long long)a1, (unsigned long long)a2, (unsigned long long)a3,
+			(unsigned long long)a4, (unsigned long long)a5,
+			memcmp(&m.arg[0], (uint64_t[]){ htole64(a0) }, 8) ? " (mangled)" : "");
 	memcpy(slot(q, tx_head), &m, sizeof(m));
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	tx_head++;
-	q->head = htole32(!clean && chance(1) ? (uint32_t)rnd() : tx_head);
+	q->head = htole32(!clean && !calm && chance(1) ? (uint32_t)rnd() : tx_head);
 	sent++;
 }
 
@@ -209,6 +226,8 @@ static struct ring our_ring(void)
 	r.ctl = (self_bytes / 2 + (rnd() % (self_bytes / 4))) & ~4095ULL;
 	r.data = r.ctl + 4096;
 	memset(self_ram + r.ctl, 0, 4096);
+	if (calm)
+		return r;
 	if (chance(5))
 		r.ctl = rnd() % (self_bytes * 2);	/* out of the aperture */
 	if (chance(5))
@@ -229,7 +248,7 @@ static void scribble(uint64_t ctl, uint64_t data, uint64_t bytes)
 	head = le32toh(wr->head);
 	for (int i = 0; i < 64; i++)
 		peer_ram[data + ((head + i) & (bytes - 1))] = (uint8_t)rnd();
-	wr->head = htole32(chance(10) ? (uint32_t)rnd() : head + 64);
+	wr->head = htole32(!calm && chance(10) ? (uint32_t)rnd() : head + 64);
 }
 
 /* ---- RMA: windows on the connections we hold ------------------------------ */
@@ -241,13 +260,15 @@ static void scribble(uint64_t ctl, uint64_t data, uint64_t bytes)
  * request, not granted yet; our_id 0: a request of the kernel's that we
  * left unanswered.  All forgotten at each restart.
  */
-#define NCONNS	32
+#define NCONNS	256
 #define NO_CTL	(~0ULL)
 
 struct conn {
 	uint32_t our_id, host_id;
 	uint64_t our_ctl, host_ctl;
 	int closed;		/* we said DISCONNECT */
+	int host_closed;	/* it said DISCONNECT */
+	unsigned int nwin;	/* our windows on it: offsets (1 + i) << 20 */
 };
 
 static struct conn conns[NCONNS];
@@ -292,7 +313,8 @@ static long st_host_add, st_host_never, st_host_list_bad, st_host_del, st_host_f
 static void rma_forget(void)
 {
 	nconns = conn_next = nwins = nhwins = 0;
-	next_wid = 1;
+	if (!keep_ids)
+		next_wid = 1;	/* a rebooted card numbers from 1 again */
 }
 
 static struct conn *conn_add(uint32_t our_id, uint32_t host_id, uint64_t our_ctl,
@@ -304,7 +326,7 @@ static struct conn *conn_add(uint32_t our_id, uint32_t host_id, uint64_t our_ctl
 		c = &conns[nconns++];
 	else
 		c = &conns[conn_next++ % NCONNS];
-	*c = (struct conn){ our_id, host_id, our_ctl, host_ctl, 0 };
+	*c = (struct conn){ our_id, host_id, our_ctl, host_ctl, 0, 0, 0 };
 	return c;
 }
 
@@ -452,18 +474,20 @@ static struct win *win_find(uint32_t id, uint32_t our_id)
 }
 
 /*
- * WINDOW_ADD on @c: well-formed (@bad 0) or broken in one way.  Our window
- * at offset id << 20 (the kernel's side guesses those offsets).
+ * WINDOW_ADD on @c: well-formed (@bad 0) or broken in one way.  The i-th
+ * window on a connection at offset (1 + i) << 20 (the kernel's side
+ * guesses those offsets).
  */
 static void win_add(struct conn *c, int bad)
 {
 	uint64_t a0 = c ? c->host_id : rnd() % 64, a1 = c ? c->our_id : rnd() % 2048;
-	uint64_t id = next_wid++, off = id << 20, nr, l1, prot = rnd() % 4;
+	uint64_t id = next_wid++, off = (1 + (c ? c->nwin++ : rnd() % 24)) << 20;
+	uint64_t nr, l1, prot = rnd() % 4;
 	int list_bad = 0;
 	struct win *w, *o;
 
-	if (chance(70))
-		nr = 1 + rnd() % 16;
+	if (calm || chance(70))
+		nr = (calm ? 4 : 1) + rnd() % 13;
 	else if (chance(70))
 		nr = 17 + rnd() % 1200;		/* two or three list pages */
 	else
@@ -502,7 +526,7 @@ static void win_add(struct conn *c, int bad)
 		if (o && c && o->our_id == c->our_id)
 			off = o->off + 4096 * (rnd() % o->pages);
 		else
-			off = ((id - 1) << 20) + 4096;	/* maybe the previous one */
+			off -= (1 << 20) - 4096;	/* maybe the previous one */
 		break;
 	case 6:		/* prot garbage above bit 1 (list bits 2..11) */
 		prot = rnd() & 4095;
@@ -549,7 +573,7 @@ static void win_add(struct conn *c, int bad)
 	else
 		st_add_good++;
 	/* TOCTOU: the list changes after it was sent, before or while it is read */
-	if (chance(15)) {
+	if (!calm && chance(15)) {
 		ring_host();
 		usleep(rnd() % 400);
 		rewrite_list(w);
@@ -596,10 +620,29 @@ static void rx_host_add(const struct scif_wire_msg *m)
 	*h = (struct hwin){ (uint32_t)le64toh(m->arg[2]), (uint32_t)le64toh(m->arg[0]),
 			    (uint32_t)le64toh(m->arg[1]), H_HELD };
 	check_host_list(le64toh(m->arg[5]), le64toh(m->arg[4]));
+	if (calm) {
+		struct conn *c = conn_by_ours(h->our_id);
+
+		if (what < 75) {
+			hwin_answer(h, 0);
+		} else if (what < 85) {
+			hwin_answer(h, 1 + rnd() % 133);
+		} else {
+			h->state = H_NEVER;
+			st_host_never++;
+		}
+		/* it holds this connection: give it windows of ours to use */
+		for (int i = rnd() % 3; c && !c->closed && i >= 0; i--)
+			win_add(c, 0);
+		return;
+	}
 	if (what < 50) {
 		hwin_answer(h, 0);
-	} else if (what < 60) {
+	} else if (what < 58) {
 		hwin_answer(h, 1 + rnd() % 133);	/* refused: REG fails */
+	} else if (what < 60) {
+		/* errnos of the kernel's own (ERESTARTSYS...) or none at all */
+		hwin_answer(h, chance(80) ? 512 + rnd() % 5 : K_MAX_ERRNO);
 	} else if (what < 75) {
 		;	/* answered later, out of order (rma_act) */
 	} else if (what < 90) {
@@ -629,6 +672,13 @@ static void rx_host_del(const struct scif_wire_msg *m)
 
 	st_host_del++;
 	if (!h)
+		return;
+	if (calm && h->state == H_LIVE) {
+		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
+		h->state = H_DELETED;
+		return;
+	}
+	if (calm)
 		return;
 	if (what < 6) {
 		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
@@ -688,7 +738,13 @@ static void scribble_rma(const struct conn *c)
 		if (chance(20))
 			r->rma_want = htole32((uint32_t)rnd());	/* the kernel's to write */
 	}
-	if (c->host_ctl != NO_CTL && !(c->host_ctl & 4095) && c->host_ctl + 4096 <= peer_bytes) {
+	/*
+	 * The kernel's page only while it surely has it: when calm (it had no
+	 * reason to drop us) and before either DISCONNECT.  Else it may have
+	 * freed the page: writing there would be ours to blame.
+	 */
+	if (calm && !c->closed && !c->host_closed && c->host_ctl != NO_CTL &&
+	    !(c->host_ctl & 4095) && c->host_ctl + 4096 <= peer_bytes) {
 		/* our want (ours to write), and the kernel's own numbers (not) */
 		r = (struct scif_wire_ring *)(peer_ram + c->host_ctl);
 		r->rma_want = htole32(chance(50) ? (uint32_t)chance(50) : (uint32_t)rnd());
@@ -703,6 +759,50 @@ static void scribble_rma(const struct conn *c)
 static uint16_t win_type(void)
 {
 	return SCIF_WIRE_MSG_WINDOW_ADD + rnd() % 5;
+}
+
+/* One step of window traffic that keeps to the protocol. */
+static void rma_act_calm(void)
+{
+	struct conn *c = conn_pick(1);
+	struct win *w;
+	struct hwin *h;
+
+	switch (rnd() % 10) {
+	case 0:
+	case 1:
+	case 2:
+		if (c && c->nwin < 24)
+			win_add(c, 0);
+		break;
+	case 3:
+		w = win_pick(W_LIVE);
+		if (w) {
+			post(SCIF_WIRE_MSG_WINDOW_DEL, w->host_id, w->our_id, w->id, 0, 0, 0);
+			w->state = W_DEL;
+		}
+		break;
+	case 4:
+	case 5:
+		h = nhwins ? &hwins[rnd() % nhwins] : NULL;
+		if (h && h->state == H_HELD) {
+			hwin_answer(h, chance(90) ? 0 : 1 + rnd() % 133);
+		} else if (h && (h->state == H_LIVE || h->state == H_DELETED) && chance(30)) {
+			post(SCIF_WIRE_MSG_WINDOW_FREE, h->host_id, h->our_id, h->id, 0, 0, 0);
+			h->state = H_FREED;
+			st_host_free++;
+		}
+		break;
+	case 6:
+	case 7:
+		if (c)
+			post(SCIF_WIRE_MSG_WAKE, c->host_id, c->our_id, SCIF_WIRE_WAKE_RMA, 0, 0, 0);
+		break;
+	default:
+		if (c)
+			scribble_rma(c);
+		break;
+	}
 }
 
 /* One step of window traffic. */
@@ -826,6 +926,13 @@ static void drain(void)
 		uint16_t type = le16toh(m.type);
 		uint64_t a0 = le64toh(m.arg[0]), a1 = le64toh(m.arg[1]);
 
+		if (trace && type >= SCIF_WIRE_MSG_WINDOW_ADD && type <= SCIF_WIRE_MSG_WINDOW_FREE)
+			fprintf(stderr, "%.4f < %u: %#llx %#llx %#llx %#llx %#llx\n", now() - t0, type,
+				(unsigned long long)a0, (unsigned long long)a1,
+				(unsigned long long)le64toh(m.arg[2]),
+				(unsigned long long)le64toh(m.arg[3]),
+				(unsigned long long)le64toh(m.arg[4]));
+
 		if (type == SCIF_WIRE_MSG_NODE_UP && (le16toh(m.flags) & SCIF_WIRE_F_WANT_REPLY))
 			post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, 0);
 		if (type == SCIF_WIRE_MSG_CONNECT_REQ) {
@@ -863,11 +970,16 @@ static void drain(void)
 				post(SCIF_WIRE_MSG_DISCONNECT, a1, a0, 0, 0, 0, 0);
 				c->closed = 1;
 			}
-		} else if (type == SCIF_WIRE_MSG_DISCONNECT && chance(80)) {
-			post(SCIF_WIRE_MSG_DISCONNECT, a1, a0, 0, 0, 0, 0);
+		} else if (type == SCIF_WIRE_MSG_DISCONNECT) {
 			c = conn_by_ours(a0);
 			if (c)
-				c->closed = 1;
+				c->host_closed = 1;
+			/* when calm, exactly one DISCONNECT of ours per connection */
+			if (calm ? c && !c->closed : chance(80)) {
+				post(SCIF_WIRE_MSG_DISCONNECT, a1, a0, 0, 0, 0, 0);
+				if (c)
+					c->closed = 1;
+			}
 		} else if (type == SCIF_WIRE_MSG_WINDOW_ADD) {
 			rx_host_add(&m);
 		} else if (type == SCIF_WIRE_MSG_WINDOW_DEL) {
@@ -876,8 +988,8 @@ static void drain(void)
 			rx_host_answer(type, &m);
 		}
 	}
-	q->tail = htole32(chance(1) ? (uint32_t)rnd() : rx_tail);
-	if (chance(2))
+	q->tail = htole32(!calm && chance(1) ? (uint32_t)rnd() : rx_tail);
+	if (!calm && chance(2))
 		q->src_waiting = htole32((uint32_t)rnd());
 	else if (le32toh(q->src_waiting)) {
 		q->src_waiting = 0;
@@ -891,6 +1003,17 @@ static void act(void)
 	static uint32_t my_id = 1000;
 	struct ring r;
 
+	if (calm && chance(70)) {
+		rma_act_calm();
+		return;
+	}
+	if (calm) {
+		r = our_ring();
+		conn_add(my_id, 0, r.ctl, NO_CTL);
+		post(SCIF_WIRE_MSG_CONNECT_REQ, 2000 | 3000ULL << 16, my_id++, r.ctl, r.data,
+		     r.bytes, 0);
+		return;
+	}
 	if (chance(35)) {
 		rma_act();
 		return;
@@ -933,11 +1056,33 @@ static void act(void)
 /* Play a restarted card: new incarnation, empty queues, hello again. */
 static void restart(void)
 {
+	if (all_calm) {
+		/* leave the fabric, as a qemu would, so the kernel stops draining */
+		hdr->node[SELF].fabric_state = htole32(SCIF_WIRE_NODE_ABSENT);
+		hdr->fabric_gen = htole32(le32toh(hdr->fabric_gen) + 1);
+		ring_host();
+		usleep(200000);
+		hdr->node[SELF].fabric_state = htole32(SCIF_WIRE_NODE_PRESENT);
+	}
+	memset((void *)queue(SELF, HOST), 0, SCIF_WIRE_QUEUE_STRIDE);
+	memset((void *)queue(HOST, SELF), 0, SCIF_WIRE_QUEUE_STRIDE);
+	/*
+	 * The kernel may still be draining the old session: it would write an
+	 * old tail into the zeroed queue, and no message of the new one would
+	 * fit.  Zero again once that drain is over (the empty queue makes the
+	 * next one stop at "bad head").  The fabric zeroes after a qemu left.
+	 */
+	usleep(30000);
 	memset((void *)queue(SELF, HOST), 0, SCIF_WIRE_QUEUE_STRIDE);
 	memset((void *)queue(HOST, SELF), 0, SCIF_WIRE_QUEUE_STRIDE);
 	tx_head = rx_tail = 0;
 	rma_forget();	/* the kernel ends every connection and window with us */
 	incarnation++;
+	calm = all_calm || (!clean && chance(40));
+	if (trace)
+		fprintf(stderr, "%.4f restart: incarnation %u%s\n", now() - t0, incarnation + 1,
+			calm ? " (calm)" : "");
+	calms += calm;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	hdr->node[SELF].incarnation = htole32(incarnation);
 	hdr->fabric_gen = htole32(le32toh(hdr->fabric_gen) + 1);
@@ -967,10 +1112,18 @@ int main(int argc, char **argv)
 			seconds = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--seed"))
 			seed = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--calm"))
+			all_calm = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--trace"))
+			trace = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--keep-ids"))
+			keep_ids = atoi(argv[i + 1]);
 	}
 	rng ^= seed * 0xff51afd7ed558ccdULL;
 	printf("link-fuzz: seed %llu (--seed %llu replays the same choices; timing differs)\n",
 	       seed, seed);
+	calm = all_calm;
+	t0 = now();
 	if (!path || !self_path || !peer_path) {
 		fprintf(stderr, "usage: link-fuzz --sock S --self-ram F --peer-ram F [--seconds N] [--seed N]\n");
 		return 2;
@@ -1018,7 +1171,8 @@ int main(int argc, char **argv)
 		/* the kernel has most likely dropped us by now: come back */
 		if (now() > next_restart) {
 			restart();
-			next_restart = now() + 0.3 + (rnd() % 700) / 1000.0;
+			next_restart = now() + (calm ? 2 + (rnd() % 1500) / 1000.0 :
+					       0.3 + (rnd() % 700) / 1000.0);
 		}
 	}
 	/* a clean goodbye so the kernel can check its counters */
@@ -1028,7 +1182,8 @@ int main(int argc, char **argv)
 	drain();
 	post(SCIF_WIRE_MSG_NODE_DOWN, 0, 0, 0, 0, 0, 0);
 	ring_host();
-	printf("link-fuzz: sent %ld messages, received %ld, %ld restarts\n", sent, received, breaks);
+	printf("link-fuzz: sent %ld messages, received %ld, %ld restarts (%ld calm incarnations)\n",
+	       sent, received, breaks, calms);
 	printf("link-fuzz: windows: %ld good ADDs, %ld bad, answers %ld ok / %ld errors, %ld list rewrites\n",
 	       st_add_good, st_add_bad, st_added_ok, st_added_err, st_toctou);
 	printf("link-fuzz: the kernel's windows: %ld ADDs (%ld never answered), %ld bad lists, %ld DELs, %ld FREEs sent\n",
