@@ -10,6 +10,17 @@
 # counters. Ends with "N passed, N failed".
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# SCIF_LINK_FUZZ_KPROBE=1: trace every window message the kernel handles and its verdict
+# (scif_link_rma_rx() entry args and return value), to find the one that dropped the link
+T=/sys/kernel/tracing
+kprobe=${SCIF_LINK_FUZZ_KPROBE:-0}
+if ((kprobe)); then
+    mountpoint -q $T || mount -t tracefs nodev $T
+    echo 16384 >$T/buffer_size_kb
+    echo 'p:scif_wrx scif:scif_link_rma_rx n=%di:u16 type=+0(%si):u16 a0=+16(%si):x64 a1=+24(%si):x64 a2=+32(%si):x64 a3=+40(%si):x64 a4=+48(%si):x64 a5=+56(%si):x64' >>$T/kprobe_events
+    echo 'r:scif_wret scif:scif_link_rma_rx ret=$retval:s32' >>$T/kprobe_events
+    echo 1 >$T/events/kprobes/enable
+fi
 out=$("$here/build/scif_linkconn" fuzz-host "${SCIF_LINK_FUZZ:?run me with link.sh --fuzz-card}")
 rc=$?
 printf '%s\n' "$out" | grep -avE '^[0-9]+ passed, [0-9]+ failed$'
@@ -21,6 +32,21 @@ if [[ -z $bad ]]; then
     echo "ok - dmesg has no BUG/WARNING/KASAN/KFENCE lines"; p=$((p + 1))
 else
     echo "not ok - dmesg has kernel errors:"; printf '%s\n' "$bad" | head -n 20 | sed 's/^/# /'; f=$((f + 1))
+fi
+if [[ ${SCIF_LINK_FUZZ_CALM:-0} == 1 ]]; then
+    # the card kept to the protocol (link-fuzz --calm 1): any drop is the kernel's fault
+    drops=$(dmesg | grep -a 'broke the link protocol' || true)
+    if [[ -z $drops ]]; then
+        echo "ok - a card that keeps to the protocol never had its link dropped"; p=$((p + 1))
+    else
+        echo "not ok - the link to a card that keeps to the protocol was dropped:"
+        printf '%s\n' "$drops" | head -n 10 | sed 's/^/# /'; f=$((f + 1))
+    fi
+fi
+if ((kprobe)); then
+    echo 0 >$T/events/kprobes/enable
+    echo "# window messages handled: $(grep -c scif_wrx: $T/trace)"
+    grep -B1 'ret=-' $T/trace | grep -v '^--' | sed 's/^ *//; s/^/# kprobe: /' | head -n 40
 fi
 echo "# link drops: $(dmesg | grep -o 'broke the link protocol ([^)]*)' | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
 echo "$p passed, $f failed"

@@ -749,9 +749,10 @@ static int rma_counters_zero(double secs)
 #define RMA_COPY	0x2	/* a readFrom/writeTo succeeded */
 #define RMA_MMAP	0x4	/* an mmap of the card's window succeeded */
 #define RMA_FENCE	0x8	/* a fence mark + wait returned 0 */
+#define RMA_KERRNO	0x10	/* a call failed with a kernel-internal errno */
 
 static pthread_mutex_t rma_lock = PTHREAD_MUTEX_INITIALIZER;
-static long rma_runs, rma_bits[4], rma_killed, rma_signalled, rma_stuck;
+static long rma_runs, rma_bits[5], rma_killed, rma_signalled, rma_stuck;
 
 static uint64_t child_rnd(uint64_t *x)
 {
@@ -782,6 +783,8 @@ static void __attribute__((noreturn)) rma_child(int fd, uint64_t x)
 	reg.addr = (uintptr_t)buf;
 	if (!ioctl(fd, SCIF_REG, &reg))
 		bits |= RMA_REG;
+	else if (errno >= 512)	/* ERESTARTSYS..., or the card's number */
+		bits |= RMA_KERRNO;
 	for (int i = 0; i < 6; i++) {
 		struct scifioctl_copy c = {
 			.loffset = reg.out_offset,
@@ -800,6 +803,8 @@ static void __attribute__((noreturn)) rma_child(int fd, uint64_t x)
 			c.len = len;
 		if (!ioctl(fd, cmds[child_rnd(&x) % 4], &c))
 			bits |= RMA_COPY;
+		else if (errno >= 512)
+			bits |= RMA_KERRNO;
 	}
 	{
 		off_t roff = (off_t)((1 + child_rnd(&x) % 24) << 20);
@@ -809,6 +814,8 @@ static void __attribute__((noreturn)) rma_child(int fd, uint64_t x)
 			bits |= RMA_MMAP;
 			(void)m[0];	/* SIGBUS once the card is gone: fine */
 			m[8] = 1;
+			if (child_rnd(&x) % 4 == 0)
+				usleep(1500000);	/* across a restart of the card */
 			munmap((void *)m, 4096);
 		}
 	}
@@ -878,7 +885,7 @@ static void fuzz_rma(int fd)
 	else if (WIFSIGNALED(st))
 		rma_signalled++;
 	else
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			rma_bits[i] += (WEXITSTATUS(st) >> i) & 1;
 	pthread_mutex_unlock(&rma_lock);
 }
@@ -978,6 +985,8 @@ static int fuzz_host(double secs)
 	       rma_runs, rma_killed);
 	result(rma_bits[0] > 0, "some REGs completed (the card's answers arrived): %ld",
 	       rma_bits[0]);
+	result(rma_bits[4] == 0, "no REG or RMA failed with an errno >= 512 (not user ABI): %ld did",
+	       rma_bits[4]);
 	t = now();
 	while (!gone(1) && now() - t < 60)
 		usleep(100000);
