@@ -20,7 +20,9 @@
  * closed connections), lists changed after they were sent, answers to the
  * kernel's own ADDs in order, out of order, twice, never or with non-errno
  * values, stray ADDED/DEL/DELETED/FREE, WAKE_RMA, and random fence numbers
- * in the rings' index pages.  When the kernel drops the link (it should, at
+ * in the rings' index pages.  An incarnation is hostile throughout, or
+ * calm (keeps to the protocol, so windows live long enough for the kernel's
+ * RMAs and mmaps), or calm but for the window protocol.  When the kernel drops the link (it should, at
  * the first violation), the fuzzer plays a restarted card: it bumps its own
  * incarnation in the node table, zeroes its queues and says NODE_UP again.
  * At the end it says NODE_DOWN and exits 0; the kernel's side checks dmesg,
@@ -64,9 +66,10 @@ static int sock, host_efd = -1;
 static int64_t host_peer_id = -1;
 static uint32_t incarnation, tx_head, rx_tail;
 static uint64_t rng;
-static long sent, received, breaks, calms;
+static long sent, received, breaks, calms, evils;
 static int clean;	/* no mutations (the goodbye) */
 static int calm;	/* this incarnation keeps to the protocol (long-lived windows) */
+static int rma_evil;	/* ... except for the window protocol (calm must be set too) */
 static int all_calm;	/* --calm 1: every incarnation; restarts leave the fabric first */
 static int trace;	/* --trace 1: window messages and restarts on stderr */
 static int keep_ids;	/* --keep-ids 1: window ids go on across restarts */
@@ -573,7 +576,7 @@ static void win_add(struct conn *c, int bad)
 	else
 		st_add_good++;
 	/* TOCTOU: the list changes after it was sent, before or while it is read */
-	if (!calm && chance(15)) {
+	if ((!calm || rma_evil) && chance(15)) {
 		ring_host();
 		usleep(rnd() % 400);
 		rewrite_list(w);
@@ -620,7 +623,7 @@ static void rx_host_add(const struct scif_wire_msg *m)
 	*h = (struct hwin){ (uint32_t)le64toh(m->arg[2]), (uint32_t)le64toh(m->arg[0]),
 			    (uint32_t)le64toh(m->arg[1]), H_HELD };
 	check_host_list(le64toh(m->arg[5]), le64toh(m->arg[4]));
-	if (calm) {
+	if (calm && !rma_evil) {
 		struct conn *c = conn_by_ours(h->our_id);
 
 		if (what < 75) {
@@ -673,12 +676,12 @@ static void rx_host_del(const struct scif_wire_msg *m)
 	st_host_del++;
 	if (!h)
 		return;
-	if (calm && h->state == H_LIVE) {
+	if (calm && !rma_evil && h->state == H_LIVE) {
 		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
 		h->state = H_DELETED;
 		return;
 	}
-	if (calm)
+	if (calm && !rma_evil)
 		return;
 	if (what < 6) {
 		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
@@ -743,7 +746,7 @@ static void scribble_rma(const struct conn *c)
 	 * reason to drop us) and before either DISCONNECT.  Else it may have
 	 * freed the page: writing there would be ours to blame.
 	 */
-	if (calm && !c->closed && !c->host_closed && c->host_ctl != NO_CTL &&
+	if (calm && !rma_evil && !c->closed && !c->host_closed && c->host_ctl != NO_CTL &&
 	    !(c->host_ctl & 4095) && c->host_ctl + 4096 <= peer_bytes) {
 		/* our want (ours to write), and the kernel's own numbers (not) */
 		r = (struct scif_wire_ring *)(peer_ram + c->host_ctl);
@@ -1004,7 +1007,10 @@ static void act(void)
 	struct ring r;
 
 	if (calm && chance(70)) {
-		rma_act_calm();
+		if (rma_evil)
+			rma_act();
+		else
+			rma_act_calm();
 		return;
 	}
 	if (calm) {
@@ -1078,11 +1084,13 @@ static void restart(void)
 	tx_head = rx_tail = 0;
 	rma_forget();	/* the kernel ends every connection and window with us */
 	incarnation++;
-	calm = all_calm || (!clean && chance(40));
+	calm = all_calm || (!clean && chance(65));
+	rma_evil = !all_calm && !clean && calm && chance(50);
 	if (trace)
-		fprintf(stderr, "%.4f restart: incarnation %u%s\n", now() - t0, incarnation + 1,
-			calm ? " (calm)" : "");
-	calms += calm;
+		fprintf(stderr, "%.4f restart: incarnation %u%s\n", now() - t0, incarnation,
+			rma_evil ? " (window attacks only)" : calm ? " (calm)" : "");
+	calms += calm && !rma_evil;
+	evils += rma_evil;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	hdr->node[SELF].incarnation = htole32(incarnation);
 	hdr->fabric_gen = htole32(le32toh(hdr->fabric_gen) + 1);
@@ -1171,8 +1179,9 @@ int main(int argc, char **argv)
 		/* the kernel has most likely dropped us by now: come back */
 		if (now() > next_restart) {
 			restart();
-			next_restart = now() + (calm ? 2 + (rnd() % 1500) / 1000.0 :
-					       0.3 + (rnd() % 700) / 1000.0);
+			next_restart = now() + (rma_evil ? 0.5 + (rnd() % 1000) / 1000.0 :
+						calm ? 2 + (rnd() % 1500) / 1000.0 :
+						0.3 + (rnd() % 700) / 1000.0);
 		}
 	}
 	/* a clean goodbye so the kernel can check its counters */
@@ -1182,8 +1191,8 @@ int main(int argc, char **argv)
 	drain();
 	post(SCIF_WIRE_MSG_NODE_DOWN, 0, 0, 0, 0, 0, 0);
 	ring_host();
-	printf("link-fuzz: sent %ld messages, received %ld, %ld restarts (%ld calm incarnations)\n",
-	       sent, received, breaks, calms);
+	printf("link-fuzz: sent %ld messages, received %ld, %ld restarts (%ld calm, %ld attacking windows only)\n",
+	       sent, received, breaks, calms, evils);
 	printf("link-fuzz: windows: %ld good ADDs, %ld bad, answers %ld ok / %ld errors, %ld list rewrites\n",
 	       st_add_good, st_add_bad, st_added_ok, st_added_err, st_toctou);
 	printf("link-fuzz: the kernel's windows: %ld ADDs (%ld never answered), %ld bad lists, %ld DELs, %ld FREEs sent\n",
