@@ -222,11 +222,19 @@ struct ring {
 
 static struct ring our_ring(void)
 {
-	/* somewhere in the upper half of our RAM, page-aligned, 4..64 KiB */
+	/*
+	 * In the third quarter of our RAM, one after the other (rings that
+	 * overlapped would corrupt each other's indices: our fault, not the
+	 * kernel's), page-aligned, 4..64 KiB.
+	 */
+	static uint64_t next;
 	struct ring r;
 
 	r.bytes = 4096ULL << (rnd() % 5);
-	r.ctl = (self_bytes / 2 + (rnd() % (self_bytes / 4))) & ~4095ULL;
+	if (next < self_bytes / 2 || next + 4096 + r.bytes > self_bytes / 4 * 3)
+		next = self_bytes / 2;
+	r.ctl = next;
+	next += 4096 + r.bytes;
 	r.data = r.ctl + 4096;
 	memset(self_ram + r.ctl, 0, 4096);
 	if (calm)

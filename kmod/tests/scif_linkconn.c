@@ -762,6 +762,17 @@ static uint64_t child_rnd(uint64_t *x)
 	return *x;
 }
 
+/* Say which errno (in a child: no stdio). */
+static int kerrno(const char *what, int e)
+{
+	char line[80];
+	int n = snprintf(line, sizeof(line), "# %s failed with errno %d\n", what, e);
+
+	if (write(2, line, n) < 0)
+		return RMA_KERRNO;
+	return RMA_KERRNO;
+}
+
 /*
  * In a child: REG a buffer on @fd (a connection with the hostile card: the
  * card may never answer), then RMAs, an mmap and fences against offsets
@@ -784,7 +795,7 @@ static void __attribute__((noreturn)) rma_child(int fd, uint64_t x)
 	if (!ioctl(fd, SCIF_REG, &reg))
 		bits |= RMA_REG;
 	else if (errno >= 512)	/* ERESTARTSYS..., or the card's number */
-		bits |= RMA_KERRNO;
+		bits |= kerrno("REG", errno);
 	for (int i = 0; i < 6; i++) {
 		struct scifioctl_copy c = {
 			.loffset = reg.out_offset,
@@ -804,7 +815,7 @@ static void __attribute__((noreturn)) rma_child(int fd, uint64_t x)
 		if (!ioctl(fd, cmds[child_rnd(&x) % 4], &c))
 			bits |= RMA_COPY;
 		else if (errno >= 512)
-			bits |= RMA_KERRNO;
+			bits |= kerrno("an RMA", errno);
 	}
 	{
 		off_t roff = (off_t)((1 + child_rnd(&x) % 24) << 20);
