@@ -649,7 +649,7 @@ static void rx_host_add(const struct scif_wire_msg *m)
 	}
 	if (what < 50) {
 		hwin_answer(h, 0);
-	} else if (what < 58) {
+	} else if (what < 55) {
 		hwin_answer(h, 1 + rnd() % 133);	/* refused: REG fails */
 	} else if (what < 60) {
 		/* errnos of the kernel's own (ERESTARTSYS...) or none at all */
