@@ -1076,7 +1076,6 @@ static void restart(void)
 		hdr->fabric_gen = htole32(le32toh(hdr->fabric_gen) + 1);
 		ring_host();
 		usleep(200000);
-		hdr->node[SELF].fabric_state = htole32(SCIF_WIRE_NODE_PRESENT);
 	}
 	memset((void *)queue(SELF, HOST), 0, SCIF_WIRE_QUEUE_STRIDE);
 	memset((void *)queue(HOST, SELF), 0, SCIF_WIRE_QUEUE_STRIDE);
@@ -1101,6 +1100,9 @@ static void restart(void)
 	evils += rma_evil;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	hdr->node[SELF].incarnation = htole32(incarnation);
+	/* back with the new incarnation only, its queues zeroed (as the fabric does) */
+	if (all_calm)
+		hdr->node[SELF].fabric_state = htole32(SCIF_WIRE_NODE_PRESENT);
 	hdr->fabric_gen = htole32(le32toh(hdr->fabric_gen) + 1);
 	breaks++;
 	post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, SCIF_WIRE_F_WANT_REPLY);
