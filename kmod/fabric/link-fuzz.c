@@ -13,14 +13,29 @@
  * it was given, and mixes in garbage: random message types and arguments,
  * wrong src/dst, stale incarnations, queue and ring indices out of range,
  * ring descriptors outside the aperture, random src_waiting words, random
- * bytes in its queue slots.  When the kernel drops the link (it should, at
+ * bytes in its queue slots.  On the connections it holds it also attacks
+ * the window protocol: WINDOW_ADDs with real page lists in its own RAM and
+ * broken ones (lists and entries out of the aperture or unaligned, nr_pages
+ * 0 or huge, bad offsets, duplicate ids, overlaps, prot garbage, unknown or
+ * closed connections), lists changed after they were sent, answers to the
+ * kernel's own ADDs in order, out of order, twice, never or with non-errno
+ * values, stray ADDED/DEL/DELETED/FREE, WAKE_RMA, and random fence numbers
+ * in the rings' index pages.  An incarnation is hostile throughout, or
+ * calm (keeps to the protocol, so windows live long enough for the kernel's
+ * RMAs and mmaps), or calm but for the window protocol.  When the kernel drops the link (it should, at
  * the first violation), the fuzzer plays a restarted card: it bumps its own
  * incarnation in the node table, zeroes its queues and says NODE_UP again.
  * At the end it says NODE_DOWN and exits 0; the kernel's side checks dmesg,
  * its counters and that it still works (kmod/tests/link-fuzz.sh).
  *
  * Usage: link-fuzz --sock FABRIC_SOCKET --self-ram FILE --peer-ram FILE
- *                  [--seconds N] [--seed N]
+ *                  [--seconds N] [--seed N] [--calm 1] [--trace 1] [--keep-ids 1]
+ *
+ * --calm 1: keep to the protocol in every incarnation (the kernel must then
+ * never drop the link) and leave the fabric before each restart.  --trace 1:
+ * the window messages, each way, and the restarts on stderr.  --keep-ids 1:
+ * window ids go on across restarts (by default they restart at 1, as a
+ * rebooted card's would).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -51,8 +66,14 @@ static int sock, host_efd = -1;
 static int64_t host_peer_id = -1;
 static uint32_t incarnation, tx_head, rx_tail;
 static uint64_t rng;
-static long sent, received, breaks;
+static long sent, received, breaks, calms, evils;
 static int clean;	/* no mutations (the goodbye) */
+static int calm;	/* this incarnation keeps to the protocol (long-lived windows) */
+static int rma_evil;	/* ... except for the window protocol (calm must be set too) */
+static int all_calm;	/* --calm 1: every incarnation; restarts leave the fabric first */
+static int trace;	/* --trace 1: window messages and restarts on stderr */
+static int keep_ids;	/* --keep-ids 1: window ids go on across restarts */
+static double t0;
 
 static void die(const char *what)
 {
@@ -149,20 +170,21 @@ static void ring_host(void)
 }
 
 /* Post a message in queue[SELF][HOST] (if there is room); header mostly right. */
-static void post(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-		 uint64_t a4, uint16_t flags)
+static void post6(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+		  uint64_t a4, uint64_t a5, uint16_t flags)
 {
 	volatile struct scif_wire_queue *q = queue(SELF, HOST);
 	struct scif_wire_msg m = {
 		.type = htole16(type), .flags = htole16(flags),
 		.src = htole16(SELF), .dst = htole16(HOST),
 		.src_incarnation = htole32(incarnation),
-		.arg = { htole64(a0), htole64(a1), htole64(a2), htole64(a3), htole64(a4) },
+		.arg = { htole64(a0), htole64(a1), htole64(a2), htole64(a3), htole64(a4),
+			 htole64(a5) },
 	};
 
 	if (tx_head - le32toh(q->tail) >= SCIF_WIRE_QUEUE_SLOTS)
 		return;
-	if (clean)
+	if (clean || calm)
 		goto write;
 	if (chance(1))
 		m.src = htole16(rnd() % 9);
@@ -174,11 +196,23 @@ static void post(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t 
 		for (size_t i = 0; i < sizeof(m); i++)
 			((uint8_t *)&m)[i] ^= (uint8_t)rnd();
 write:
+	if (trace && type >= SCIF_WIRE_MSG_WINDOW_ADD && type <= SCIF_WIRE_MSG_WINDOW_FREE)
+		fprintf(stderr, "%.4f > %u inc %u: %#llx %#llx %#llx %#llx %#llx %#llx%s\n",
+			now() - t0, type, incarnation, (unsigned long long)a0,
+			(unsigned long long)a1, (unsigned long long)a2, (unsigned long long)a3,
+			(unsigned long long)a4, (unsigned long long)a5,
+			memcmp(&m.arg[0], (uint64_t[]){ htole64(a0) }, 8) ? " (mangled)" : "");
 	memcpy(slot(q, tx_head), &m, sizeof(m));
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	tx_head++;
-	q->head = htole32(!clean && chance(1) ? (uint32_t)rnd() : tx_head);
+	q->head = htole32(!clean && !calm && chance(1) ? (uint32_t)rnd() : tx_head);
 	sent++;
+}
+
+static void post(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+		 uint64_t a4, uint16_t flags)
+{
+	post6(type, a0, a1, a2, a3, a4, 0, flags);
 }
 
 /* A ring in our RAM for a connection: index page then data (offset, bytes). */
@@ -188,13 +222,23 @@ struct ring {
 
 static struct ring our_ring(void)
 {
-	/* somewhere in the upper half of our RAM, page-aligned, 4..64 KiB */
+	/*
+	 * In the third quarter of our RAM, one after the other (rings that
+	 * overlapped would corrupt each other's indices: our fault, not the
+	 * kernel's), page-aligned, 4..64 KiB.
+	 */
+	static uint64_t next;
 	struct ring r;
 
 	r.bytes = 4096ULL << (rnd() % 5);
-	r.ctl = (self_bytes / 2 + (rnd() % (self_bytes / 4))) & ~4095ULL;
+	if (next < self_bytes / 2 || next + 4096 + r.bytes > self_bytes / 4 * 3)
+		next = self_bytes / 2;
+	r.ctl = next;
+	next += 4096 + r.bytes;
 	r.data = r.ctl + 4096;
 	memset(self_ram + r.ctl, 0, 4096);
+	if (calm)
+		return r;
 	if (chance(5))
 		r.ctl = rnd() % (self_bytes * 2);	/* out of the aperture */
 	if (chance(5))
@@ -215,7 +259,664 @@ static void scribble(uint64_t ctl, uint64_t data, uint64_t bytes)
 	head = le32toh(wr->head);
 	for (int i = 0; i < 64; i++)
 		peer_ram[data + ((head + i) & (bytes - 1))] = (uint8_t)rnd();
-	wr->head = htole32(chance(10) ? (uint32_t)rnd() : head + 64);
+	wr->head = htole32(!calm && chance(10) ? (uint32_t)rnd() : head + 64);
+}
+
+/* ---- RMA: windows on the connections we hold ------------------------------ */
+
+/*
+ * The connections we hold, as far as we know (the kernel may have dropped
+ * them, or the link): both ids and both receive rings' index pages (ours in
+ * self_ram, the kernel's in peer_ram; ~0 when unknown).  host_id 0: our
+ * request, not granted yet; our_id 0: a request of the kernel's that we
+ * left unanswered.  All forgotten at each restart.
+ */
+#define NCONNS	256
+#define NO_CTL	(~0ULL)
+
+struct conn {
+	uint32_t our_id, host_id;
+	uint64_t our_ctl, host_ctl;
+	int closed;		/* we said DISCONNECT */
+	int host_closed;	/* it said DISCONNECT */
+	unsigned int nwin;	/* our windows on it: offsets (1 + i) << 20 */
+};
+
+static struct conn conns[NCONNS];
+static unsigned int nconns, conn_next;
+
+/* Our windows (we own them, the kernel imports them). */
+enum { W_SENT, W_LIVE, W_REFUSED, W_DEL, W_DELETED, W_FREED };
+
+#define NWINS	64
+
+struct win {
+	uint32_t id, our_id, host_id;
+	uint64_t off, pages, l1, nl2;
+	int state;
+};
+
+static struct win wins[NWINS];
+static unsigned int nwins;
+static uint32_t next_wid = 1;
+
+/* The kernel's windows on connections with us (we import them). */
+enum { H_HELD, H_NEVER, H_LIVE, H_REFUSED, H_DEL, H_DELETED, H_FREED };
+
+#define NHWINS	64
+
+struct hwin {
+	uint32_t id, our_id, host_id;
+	int state;
+};
+
+static struct hwin hwins[NHWINS];
+static unsigned int nhwins;
+
+static long st_add_good, st_add_bad, st_added_ok, st_added_err, st_toctou;
+static long st_host_add, st_host_never, st_host_list_bad, st_host_del, st_host_free;
+
+/* The kernel's limits (scif.h), to aim just beyond them. */
+#define K_OFFSET_END	(1ULL << 62)
+#define K_MAX_PAGES	((1ULL << 36) >> 12)
+#define K_MAX_ERRNO	4095
+
+static void rma_forget(void)
+{
+	nconns = conn_next = nwins = nhwins = 0;
+	if (!keep_ids)
+		next_wid = 1;	/* a rebooted card numbers from 1 again */
+}
+
+static struct conn *conn_add(uint32_t our_id, uint32_t host_id, uint64_t our_ctl,
+			     uint64_t host_ctl)
+{
+	struct conn *c;
+
+	if (nconns < NCONNS)
+		c = &conns[nconns++];
+	else
+		c = &conns[conn_next++ % NCONNS];
+	*c = (struct conn){ our_id, host_id, our_ctl, host_ctl, 0, 0, 0 };
+	return c;
+}
+
+static struct conn *conn_by_ours(uint32_t our_id)
+{
+	for (unsigned int i = 0; i < nconns; i++)
+		if (conns[i].our_id == our_id)
+			return &conns[i];
+	return NULL;
+}
+
+/* A connection to name: mostly an established, open one. */
+static struct conn *conn_pick(int open_only)
+{
+	for (int tries = 0; nconns && tries < 8; tries++) {
+		struct conn *c = &conns[rnd() % nconns];
+
+		if (!c->our_id || !c->host_id)
+			continue;
+		if (open_only && c->closed)
+			continue;
+		return c;
+	}
+	return NULL;
+}
+
+/* A page in the lower half of our RAM (the rings live in the upper half). */
+static uint64_t data_page(void)
+{
+	uint64_t lo = self_bytes / 8, pages = (self_bytes / 2 - lo) >> 12;
+
+	return lo + (rnd() % pages) * 4096;
+}
+
+/* Pages for page lists: a ring of them below data_page()'s range. */
+static uint64_t list_pages(uint64_t n)
+{
+	static uint64_t next;
+	uint64_t lo = 4096 * 16, hi = self_bytes / 8, p;
+
+	if (next < lo || next + n * 4096 > hi)
+		next = lo;
+	p = next;
+	next += n * 4096;
+	return p;
+}
+
+/* A bad page address for a list entry. */
+static uint64_t bad_addr(void)
+{
+	switch (rnd() % 6) {
+	case 0:
+		return self_bytes;			/* just past the aperture */
+	case 1:
+		return self_bytes - 4096 + 8;		/* unaligned, last page */
+	case 2:
+		return data_page() | (1 + rnd() % 4095);	/* unaligned */
+	case 3:
+		return ~0ULL & ~4095ULL;		/* wraps */
+	case 4:
+		return (rnd() | 1ULL << 63) & ~4095ULL;
+	default:
+		return rnd();
+	}
+}
+
+/*
+ * Write a two-level page list for @nr pages at @l1 (nl2 contiguous u64).
+ * @bad: 0 well-formed; 1 a data page entry bad; 2 a second-level pointer
+ * bad; 3 every entry the same page (valid: a big window from little RAM).
+ */
+static void write_list(uint64_t l1, uint64_t nr, int bad)
+{
+	uint64_t nl2 = (nr + SCIF_WIRE_PLIST_PER_PAGE - 1) / SCIF_WIRE_PLIST_PER_PAGE;
+	uint64_t *v1 = (uint64_t *)(self_ram + l1), pg = 0, same = data_page();
+	uint64_t l2s = bad == 3 ? list_pages(1) : 0;
+
+	for (uint64_t i = 0; i < nl2; i++) {
+		uint64_t l2 = bad == 3 ? l2s : list_pages(1);
+		uint64_t *v2 = (uint64_t *)(self_ram + l2);
+
+		v1[i] = htole64(l2);
+		for (int j = 0; j < SCIF_WIRE_PLIST_PER_PAGE && pg < nr; j++, pg++)
+			v2[j] = htole64(bad == 3 ? same : data_page());
+		if (bad == 3)
+			break;
+	}
+	for (uint64_t i = 1; bad == 3 && i < nl2; i++)
+		v1[i] = v1[0];
+	if (bad == 1) {
+		pg = rnd() % nr;
+		((uint64_t *)(self_ram + le64toh(v1[pg / 512])))[pg % 512] = htole64(bad_addr());
+	} else if (bad == 2) {
+		v1[rnd() % nl2] = htole64(chance(50) ? bad_addr() : self_bytes - 2048);
+	}
+}
+
+/* Change a list under the kernel (after the ADD went out): TOCTOU. */
+static void rewrite_list(const struct win *w)
+{
+	uint64_t *v1 = (uint64_t *)(self_ram + w->l1), l2;
+
+	st_toctou++;
+	if (!w->nl2 || w->l1 + w->nl2 * 8 > self_bytes)
+		return;
+	if (chance(30)) {
+		v1[rnd() % w->nl2] = htole64(bad_addr());
+		return;
+	}
+	l2 = le64toh(v1[rnd() % w->nl2]);
+	if (l2 + 4096 > self_bytes || l2 & 4095)
+		return;
+	for (int i = rnd() % 8; i >= 0; i--)
+		((uint64_t *)(self_ram + l2))[rnd() % 512] =
+			htole64(chance(50) ? bad_addr() : data_page());
+}
+
+static struct win *win_new(struct conn *c, uint32_t id, uint64_t off, uint64_t pages,
+			   uint64_t l1)
+{
+	struct win *w = &wins[nwins < NWINS ? nwins++ : rnd() % NWINS];
+
+	*w = (struct win){ id, c ? c->our_id : 0, c ? c->host_id : 0, off, pages, l1,
+			   (pages + 511) / 512, W_SENT };
+	return w;
+}
+
+static struct win *win_pick(int state)
+{
+	for (int tries = 0; nwins && tries < 8; tries++) {
+		struct win *w = &wins[rnd() % nwins];
+
+		if (state < 0 || w->state == state)
+			return w;
+	}
+	return NULL;
+}
+
+static struct win *win_find(uint32_t id, uint32_t our_id)
+{
+	for (unsigned int i = 0; i < nwins; i++)
+		if (wins[i].id == id && wins[i].our_id == our_id)
+			return &wins[i];
+	return NULL;
+}
+
+/*
+ * WINDOW_ADD on @c: well-formed (@bad 0) or broken in one way.  The i-th
+ * window on a connection at offset (1 + i) << 20 (the kernel's side
+ * guesses those offsets).
+ */
+static void win_add(struct conn *c, int bad)
+{
+	uint64_t a0 = c ? c->host_id : rnd() % 64, a1 = c ? c->our_id : rnd() % 2048;
+	uint64_t id = next_wid++, off = (1 + (c ? c->nwin++ : rnd() % 24)) << 20;
+	uint64_t nr, l1, prot = rnd() % 4;
+	int list_bad = 0;
+	struct win *w, *o;
+
+	if (calm || chance(70))
+		nr = (calm ? 4 : 1) + rnd() % 13;
+	else if (chance(70))
+		nr = 17 + rnd() % 1200;		/* two or three list pages */
+	else
+		nr = 1 + rnd() % 256;
+	switch (bad) {
+	case 0:
+		break;
+	case 1:		/* nr_pages 0 or beyond the kernel's limit */
+		nr = chance(30) ? 0 : chance(50) ? K_MAX_PAGES + 1 : rnd();
+		break;
+	case 2:		/* offset unaligned */
+		off |= 1 + rnd() % 4095;
+		break;
+	case 3:		/* offset at or beyond the end of the space, or wrapping */
+		if (nr < 2)
+			nr = 2;
+		switch (rnd() % 3) {
+		case 0:
+			off = K_OFFSET_END;
+			break;
+		case 1:		/* starts inside, ends beyond */
+			off = K_OFFSET_END - 4096 * (nr / 2);
+			break;
+		default:
+			off = (rnd() | 1ULL << 63) & ~4095ULL;
+			break;
+		}
+		break;
+	case 4:		/* a duplicate of a window id of ours */
+		o = win_pick(-1);
+		if (o)
+			id = o->id;
+		break;
+	case 5:		/* overlapping one of our windows on this connection */
+		o = win_pick(W_LIVE);
+		if (o && c && o->our_id == c->our_id)
+			off = o->off + 4096 * (rnd() % o->pages);
+		else
+			off -= (1 << 20) - 4096;	/* maybe the previous one */
+		break;
+	case 6:		/* prot garbage above bit 1 (list bits 2..11) */
+		prot = rnd() & 4095;
+		break;
+	case 7:		/* a bad data page entry */
+		list_bad = 1;
+		break;
+	case 8:		/* a bad second-level pointer */
+		list_bad = 2;
+		break;
+	case 9:		/* window id 0 or beyond u32 */
+		id = chance(50) ? 0 : rnd() | 1ULL << 32;
+		break;
+	case 10:	/* a big window (every entry the same page): valid */
+		nr = 4096 + rnd() % 65536;
+		list_bad = 3;
+		break;
+	}
+	/* where the list goes: our RAM, or (bad 11) somewhere it is not */
+	if (nr && nr <= 1U << 21) {
+		l1 = list_pages((nr + 511) / 512 * 8 / 4096 + 1);
+		write_list(l1, nr, list_bad);
+	} else {
+		l1 = list_pages(1);	/* (not read: nr is refused first) */
+	}
+	if (bad == 11) {
+		switch (rnd() % 3) {
+		case 0:
+			l1 = self_bytes;
+			break;
+		case 1:		/* the list runs off the end of the aperture */
+			l1 = self_bytes - 4096;
+			nr = 600 * 512;
+			break;
+		default:
+			l1 = bad_addr() & ~4095ULL;
+			break;
+		}
+	}
+	w = win_new(c, id, off, nr, l1);
+	post6(SCIF_WIRE_MSG_WINDOW_ADD, a0, a1, id, off, nr, l1 | prot, 0);
+	if (bad)
+		st_add_bad++;
+	else
+		st_add_good++;
+	/* TOCTOU: the list changes after it was sent, before or while it is read */
+	if ((!calm || rma_evil) && chance(15)) {
+		ring_host();
+		usleep(rnd() % 400);
+		rewrite_list(w);
+	}
+}
+
+/* Look at the page list of a WINDOW_ADD of the kernel's (in its RAM). */
+static void check_host_list(uint64_t list, uint64_t nr)
+{
+	uint64_t l1 = list & ~4095ULL, nl2 = (nr + 511) / 512;
+
+	if (!nr || l1 >= peer_bytes || peer_bytes - l1 < nl2 * 8)
+		goto bad;
+	for (uint64_t i = 0, pg = 0; i < nl2; i++) {
+		uint64_t l2 = le64toh(((uint64_t *)(peer_ram + l1))[i]);
+
+		if (l2 & 4095 || l2 >= peer_bytes || peer_bytes - l2 < 4096)
+			goto bad;
+		for (int j = 0; j < 512 && pg < nr; j++, pg++) {
+			uint64_t e = le64toh(((uint64_t *)(peer_ram + l2))[j]);
+
+			if (e & 4095 || e >= peer_bytes || peer_bytes - e < 4096)
+				goto bad;
+		}
+	}
+	return;
+bad:
+	st_host_list_bad++;	/* (or the kernel freed it: it dropped us) */
+}
+
+static void hwin_answer(struct hwin *h, uint64_t err)
+{
+	post(SCIF_WIRE_MSG_WINDOW_ADDED, h->host_id, h->our_id, h->id, err, 0, 0);
+	h->state = err ? H_REFUSED : H_LIVE;
+}
+
+/* The kernel registered a window on a connection with us. */
+static void rx_host_add(const struct scif_wire_msg *m)
+{
+	struct hwin *h = &hwins[nhwins < NHWINS ? nhwins++ : rnd() % NHWINS];
+	int what = rnd() % 100;
+
+	st_host_add++;
+	*h = (struct hwin){ (uint32_t)le64toh(m->arg[2]), (uint32_t)le64toh(m->arg[0]),
+			    (uint32_t)le64toh(m->arg[1]), H_HELD };
+	check_host_list(le64toh(m->arg[5]), le64toh(m->arg[4]));
+	if (calm && !rma_evil) {
+		struct conn *c = conn_by_ours(h->our_id);
+
+		if (what < 75) {
+			hwin_answer(h, 0);
+		} else if (what < 85) {
+			hwin_answer(h, 1 + rnd() % 133);
+		} else {
+			h->state = H_NEVER;
+			st_host_never++;
+		}
+		/* it holds this connection: give it windows of ours to use */
+		for (int i = rnd() % 3; c && !c->closed && i >= 0; i--)
+			win_add(c, 0);
+		return;
+	}
+	if (what < 50) {
+		hwin_answer(h, 0);
+	} else if (what < 55) {
+		hwin_answer(h, 1 + rnd() % 133);	/* refused: REG fails */
+	} else if (what < 60) {
+		/* errnos of the kernel's own (ERESTARTSYS...) or none at all */
+		hwin_answer(h, chance(80) ? 512 + rnd() % 5 : K_MAX_ERRNO);
+	} else if (what < 75) {
+		;	/* answered later, out of order (rma_act) */
+	} else if (what < 90) {
+		h->state = H_NEVER;	/* the kernel's REG must stay killable */
+		st_host_never++;
+	} else if (what < 95) {
+		hwin_answer(h, 0);
+		hwin_answer(h, rnd() % 2 ? 0 : 5);	/* twice */
+	} else {
+		hwin_answer(h, K_MAX_ERRNO + 1 + rnd() % 100000);	/* not an errno */
+	}
+}
+
+static struct hwin *hwin_find(uint32_t id)
+{
+	for (unsigned int i = 0; i < nhwins; i++)
+		if (hwins[i].id == id)
+			return &hwins[i];
+	return NULL;
+}
+
+/* The kernel unregisters one of its windows: answer (mostly) DELETED. */
+static void rx_host_del(const struct scif_wire_msg *m)
+{
+	struct hwin *h = hwin_find(le64toh(m->arg[2]));
+	int what = rnd() % 10;
+
+	st_host_del++;
+	if (!h)
+		return;
+	if (calm && !rma_evil && h->state == H_LIVE) {
+		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
+		h->state = H_DELETED;
+		return;
+	}
+	if (calm && !rma_evil)
+		return;
+	if (what < 6) {
+		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
+		h->state = H_DELETED;
+	} else if (what < 8) {
+		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
+		post(SCIF_WIRE_MSG_WINDOW_FREE, h->host_id, h->our_id, h->id, 0, 0, 0);
+		h->state = H_FREED;
+		st_host_free++;
+	} else if (what < 9) {
+		h->state = H_DEL;	/* never: the kernel's UNREG waits (killably) */
+	} else {
+		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
+		post(SCIF_WIRE_MSG_WINDOW_DELETED, h->host_id, h->our_id, h->id, 0, 0, 0);
+		h->state = H_DELETED;
+	}
+}
+
+/* The kernel answered one of our window messages. */
+static void rx_host_answer(uint16_t type, const struct scif_wire_msg *m)
+{
+	struct win *w = win_find(le64toh(m->arg[2]), le64toh(m->arg[0]));
+
+	if (type == SCIF_WIRE_MSG_WINDOW_ADDED) {
+		if (le64toh(m->arg[3]))
+			st_added_err++;
+		else
+			st_added_ok++;
+	}
+	if (!w)
+		return;
+	if (type == SCIF_WIRE_MSG_WINDOW_ADDED)
+		w->state = le64toh(m->arg[3]) ? W_REFUSED : W_LIVE;
+	else if (type == SCIF_WIRE_MSG_WINDOW_DELETED)
+		w->state = W_DELETED;
+	else if (type == SCIF_WIRE_MSG_WINDOW_FREE)
+		w->state = W_FREED;
+}
+
+/* Scribble the RMA fields of both index pages of a connection. */
+static void scribble_rma(const struct conn *c)
+{
+	static const uint64_t odd[] = { 0, 1, ~0ULL, 1ULL << 63, 0x7fffffffffffffffULL };
+	struct scif_wire_ring *r;
+
+	if (c->our_ctl != NO_CTL && !(c->our_ctl & 4095) && c->our_ctl + 4096 <= self_bytes) {
+		/* what we publish: the kernel's INIT_PEER fences read it */
+		uint64_t issued;
+
+		r = (struct scif_wire_ring *)(self_ram + c->our_ctl);
+		issued = chance(50) ? le64toh(r->rma_issued) + rnd() % 4 : odd[rnd() % 5];
+		r->rma_issued = htole64(issued);
+		r->rma_lowest = htole64(chance(50) ? issued + 1 : chance(50) ? issued :
+					odd[rnd() % 5]);
+		if (chance(20))
+			r->rma_cancelled = htole32(chance(50) ? 1 : (uint32_t)rnd());
+		if (chance(20))
+			r->rma_want = htole32((uint32_t)rnd());	/* the kernel's to write */
+	}
+	/*
+	 * The kernel's page only while it surely has it: when calm (it had no
+	 * reason to drop us) and before either DISCONNECT.  Else it may have
+	 * freed the page: writing there would be ours to blame.
+	 */
+	if (calm && !rma_evil && !c->closed && !c->host_closed && c->host_ctl != NO_CTL &&
+	    !(c->host_ctl & 4095) && c->host_ctl + 4096 <= peer_bytes) {
+		/* our want (ours to write), and the kernel's own numbers (not) */
+		r = (struct scif_wire_ring *)(peer_ram + c->host_ctl);
+		r->rma_want = htole32(chance(50) ? (uint32_t)chance(50) : (uint32_t)rnd());
+		if (chance(10)) {
+			r->rma_issued = htole64(odd[rnd() % 5]);
+			r->rma_lowest = htole64(odd[rnd() % 5]);
+			r->rma_cancelled = htole32((uint32_t)rnd());
+		}
+	}
+}
+
+static uint16_t win_type(void)
+{
+	return SCIF_WIRE_MSG_WINDOW_ADD + rnd() % 5;
+}
+
+/* One step of window traffic that keeps to the protocol. */
+static void rma_act_calm(void)
+{
+	struct conn *c = conn_pick(1);
+	struct win *w;
+	struct hwin *h;
+
+	switch (rnd() % 10) {
+	case 0:
+	case 1:
+	case 2:
+		if (c && c->nwin < 24)
+			win_add(c, 0);
+		break;
+	case 3:
+		w = win_pick(W_LIVE);
+		if (w) {
+			post(SCIF_WIRE_MSG_WINDOW_DEL, w->host_id, w->our_id, w->id, 0, 0, 0);
+			w->state = W_DEL;
+		}
+		break;
+	case 4:
+	case 5:
+		h = nhwins ? &hwins[rnd() % nhwins] : NULL;
+		if (h && h->state == H_HELD) {
+			hwin_answer(h, chance(90) ? 0 : 1 + rnd() % 133);
+		} else if (h && (h->state == H_LIVE || h->state == H_DELETED) && chance(30)) {
+			post(SCIF_WIRE_MSG_WINDOW_FREE, h->host_id, h->our_id, h->id, 0, 0, 0);
+			h->state = H_FREED;
+			st_host_free++;
+		}
+		break;
+	case 6:
+	case 7:
+		if (c)
+			post(SCIF_WIRE_MSG_WAKE, c->host_id, c->our_id, SCIF_WIRE_WAKE_RMA, 0, 0, 0);
+		break;
+	default:
+		if (c)
+			scribble_rma(c);
+		break;
+	}
+}
+
+/* One step of window traffic. */
+static void rma_act(void)
+{
+	struct conn *c = conn_pick(1), *any = conn_pick(0);
+	struct win *w;
+	struct hwin *h;
+	uint64_t id;
+
+	switch (rnd() % 16) {
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+	case 4:
+		if (c)
+			win_add(c, 0);
+		break;
+	case 5:
+	case 6:
+		if (c)
+			win_add(c, 1 + rnd() % 11);
+		break;
+	case 7:		/* ADD on a closed, unknown or ungranted connection */
+		if (chance(40) && any) {
+			win_add(any, 0);
+		} else if (chance(50)) {
+			win_add(NULL, rnd() % 12);
+		} else {
+			for (unsigned int i = 0; i < nconns; i++) {
+				struct conn *p = &conns[i];
+
+				if (p->our_id)
+					continue;
+				/* src id 0 names a request of the kernel's we never answered */
+				id = next_wid++;
+				w = win_new(p, id, id << 20, 1, list_pages(1));
+				write_list(w->l1, 1, 0);
+				post6(SCIF_WIRE_MSG_WINDOW_ADD, p->host_id, 0, id, id << 20, 1,
+				      w->l1 | 3, 0);
+				break;
+			}
+		}
+		break;
+	case 8:		/* DEL of one of ours: live, twice, or any */
+		w = win_pick(chance(70) ? W_LIVE : -1);
+		if (!w)
+			break;
+		post(SCIF_WIRE_MSG_WINDOW_DEL, w->host_id, w->our_id, w->id, 0, 0, 0);
+		if (chance(10))
+			post(SCIF_WIRE_MSG_WINDOW_DEL, w->host_id, w->our_id, w->id, 0, 0, 0);
+		if (w->state == W_LIVE)
+			w->state = W_DEL;
+		break;
+	case 9:		/* answers to the kernel's ADDs, out of order */
+	case 10:
+		h = nhwins ? &hwins[rnd() % nhwins] : NULL;
+		if (!h)
+			break;
+		if (h->state == H_HELD)
+			hwin_answer(h, chance(80) ? 0 : 1 + rnd() % 133);
+		else if (h->state == H_LIVE && chance(50)) {
+			post(SCIF_WIRE_MSG_WINDOW_FREE, h->host_id, h->our_id, h->id, 0, 0, 0);
+			h->state = H_FREED;
+			st_host_free++;
+		} else if (chance(20)) {	/* a wrong answer for the state it is in */
+			post(win_type(), h->host_id, h->our_id, h->id,
+			     chance(50) ? 0 : rnd() % 8192, 0, 0);
+		}
+		break;
+	case 11:	/* a window message with random or real ids */
+		id = chance(50) && nwins ? wins[rnd() % nwins].id :
+		     chance(50) && nhwins ? hwins[rnd() % nhwins].id : rnd() % 64;
+		if (any && chance(70))
+			post6(win_type(), any->host_id, any->our_id, id,
+			      chance(50) ? 0 : rnd() % 8192, rnd() % 64, rnd(), 0);
+		else
+			post6(win_type(), rnd() % 64, rnd() % 2048, chance(80) ? id : rnd(),
+			      rnd(), rnd(), rnd(), 0);
+		break;
+	case 12:	/* WAKE_RMA */
+	case 13:
+		if (any)
+			post(SCIF_WIRE_MSG_WAKE, any->host_id, any->our_id,
+			     SCIF_WIRE_WAKE_RMA | (chance(20) ? rnd() % 4 : 0), 0, 0, 0);
+		else
+			post(SCIF_WIRE_MSG_WAKE, rnd() % 64, rnd() % 2048, SCIF_WIRE_WAKE_RMA, 0, 0, 0);
+		break;
+	case 14:	/* scribble the fence numbers, then say so */
+		if (any) {
+			scribble_rma(any);
+			if (chance(70))
+				post(SCIF_WIRE_MSG_WAKE, any->host_id, any->our_id,
+				     SCIF_WIRE_WAKE_RMA, 0, 0, 0);
+		}
+		break;
+	default:	/* TOCTOU on a window already sent */
+		w = win_pick(-1);
+		if (w)
+			rewrite_list(w);
+		break;
+	}
 }
 
 /* Handle what the kernel sent us; answer some of it. */
@@ -225,6 +926,7 @@ static void drain(void)
 	uint32_t head = le32toh(q->head);
 	struct scif_wire_msg m;
 	static uint32_t next_id = 1;
+	struct conn *c;
 
 	if (head - rx_tail > SCIF_WIRE_QUEUE_SLOTS)
 		rx_tail = head - SCIF_WIRE_QUEUE_SLOTS;	/* (it is the kernel's) */
@@ -235,34 +937,70 @@ static void drain(void)
 		uint16_t type = le16toh(m.type);
 		uint64_t a0 = le64toh(m.arg[0]), a1 = le64toh(m.arg[1]);
 
+		if (trace && type >= SCIF_WIRE_MSG_WINDOW_ADD && type <= SCIF_WIRE_MSG_WINDOW_FREE)
+			fprintf(stderr, "%.4f < %u: %#llx %#llx %#llx %#llx %#llx\n", now() - t0, type,
+				(unsigned long long)a0, (unsigned long long)a1,
+				(unsigned long long)le64toh(m.arg[2]),
+				(unsigned long long)le64toh(m.arg[3]),
+				(unsigned long long)le64toh(m.arg[4]));
+
 		if (type == SCIF_WIRE_MSG_NODE_UP && (le16toh(m.flags) & SCIF_WIRE_F_WANT_REPLY))
 			post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, 0);
 		if (type == SCIF_WIRE_MSG_CONNECT_REQ) {
 			struct ring r = our_ring();
 			int what = rnd() % 4;
 
-			if (what == 0)
+			if (what == 0) {
 				post(SCIF_WIRE_MSG_CONNECT_REJECT, a1, next_id++, 0, 0, 0, 0);
-			else if (what < 3)
+			} else if (what < 3) {
+				conn_add(next_id, a1, r.ctl, le64toh(m.arg[2]));
 				post(SCIF_WIRE_MSG_CONNECT_GRANT, a1, next_id++, r.ctl, r.data,
 				     r.bytes, 0);
+			} else {
+				conn_add(0, a1, NO_CTL, le64toh(m.arg[2]));	/* silence */
+			}
 			/* and write into its ring at once */
 			scribble(le64toh(m.arg[2]), le64toh(m.arg[3]), le64toh(m.arg[4]));
 			if (chance(50))
 				post(SCIF_WIRE_MSG_WAKE, a1, next_id - 1, SCIF_WIRE_WAKE_DATA, 0, 0, 0);
-			if (chance(30))
+			if (chance(30)) {
 				post(SCIF_WIRE_MSG_DISCONNECT, a1, next_id - 1, 0, 0, 0, 0);
+				c = conn_by_ours(next_id - 1);
+				if (c)
+					c->closed = 1;
+			}
 		} else if (type == SCIF_WIRE_MSG_CONNECT_GRANT) {
+			c = conn_by_ours(a0);
+			if (!c)
+				c = conn_add(a0, a1, NO_CTL, NO_CTL);
+			c->host_id = a1;
+			c->host_ctl = le64toh(m.arg[2]);
 			scribble(le64toh(m.arg[2]), le64toh(m.arg[3]), le64toh(m.arg[4]));
 			post(SCIF_WIRE_MSG_WAKE, a1, a0, rnd() % 4, 0, 0, 0);
-			if (chance(50))
+			if (chance(50)) {
 				post(SCIF_WIRE_MSG_DISCONNECT, a1, a0, 0, 0, 0, 0);
-		} else if (type == SCIF_WIRE_MSG_DISCONNECT && chance(80)) {
-			post(SCIF_WIRE_MSG_DISCONNECT, a1, a0, 0, 0, 0, 0);
+				c->closed = 1;
+			}
+		} else if (type == SCIF_WIRE_MSG_DISCONNECT) {
+			c = conn_by_ours(a0);
+			if (c)
+				c->host_closed = 1;
+			/* when calm, exactly one DISCONNECT of ours per connection */
+			if (calm ? c && !c->closed : chance(80)) {
+				post(SCIF_WIRE_MSG_DISCONNECT, a1, a0, 0, 0, 0, 0);
+				if (c)
+					c->closed = 1;
+			}
+		} else if (type == SCIF_WIRE_MSG_WINDOW_ADD) {
+			rx_host_add(&m);
+		} else if (type == SCIF_WIRE_MSG_WINDOW_DEL) {
+			rx_host_del(&m);
+		} else if (type >= SCIF_WIRE_MSG_WINDOW_ADDED && type <= SCIF_WIRE_MSG_WINDOW_FREE) {
+			rx_host_answer(type, &m);
 		}
 	}
-	q->tail = htole32(chance(1) ? (uint32_t)rnd() : rx_tail);
-	if (chance(2))
+	q->tail = htole32(!calm && chance(1) ? (uint32_t)rnd() : rx_tail);
+	if (!calm && chance(2))
 		q->src_waiting = htole32((uint32_t)rnd());
 	else if (le32toh(q->src_waiting)) {
 		q->src_waiting = 0;
@@ -276,6 +1014,24 @@ static void act(void)
 	static uint32_t my_id = 1000;
 	struct ring r;
 
+	if (calm && chance(70)) {
+		if (rma_evil)
+			rma_act();
+		else
+			rma_act_calm();
+		return;
+	}
+	if (calm) {
+		r = our_ring();
+		conn_add(my_id, 0, r.ctl, NO_CTL);
+		post(SCIF_WIRE_MSG_CONNECT_REQ, 2000 | 3000ULL << 16, my_id++, r.ctl, r.data,
+		     r.bytes, 0);
+		return;
+	}
+	if (chance(35)) {
+		rma_act();
+		return;
+	}
 	switch (rnd() % 16) {
 	case 0:
 	case 1:
@@ -283,6 +1039,7 @@ static void act(void)
 	case 9:
 	case 10:
 		r = our_ring();
+		conn_add(my_id, 0, r.ctl, NO_CTL);
 		post(SCIF_WIRE_MSG_CONNECT_REQ, 2000 | (chance(80) ? 3000ULL : rnd() % 65536) << 16,
 		     my_id++, r.ctl, r.data, r.bytes, 0);
 		break;
@@ -313,12 +1070,39 @@ static void act(void)
 /* Play a restarted card: new incarnation, empty queues, hello again. */
 static void restart(void)
 {
+	if (all_calm) {
+		/* leave the fabric, as a qemu would, so the kernel stops draining */
+		hdr->node[SELF].fabric_state = htole32(SCIF_WIRE_NODE_ABSENT);
+		hdr->fabric_gen = htole32(le32toh(hdr->fabric_gen) + 1);
+		ring_host();
+		usleep(200000);
+	}
+	memset((void *)queue(SELF, HOST), 0, SCIF_WIRE_QUEUE_STRIDE);
+	memset((void *)queue(HOST, SELF), 0, SCIF_WIRE_QUEUE_STRIDE);
+	/*
+	 * The kernel may still be draining the old session: it would write an
+	 * old tail into the zeroed queue, and no message of the new one would
+	 * fit.  Zero again once that drain is over (the empty queue makes the
+	 * next one stop at "bad head").  The fabric zeroes after a qemu left.
+	 */
+	usleep(30000);
 	memset((void *)queue(SELF, HOST), 0, SCIF_WIRE_QUEUE_STRIDE);
 	memset((void *)queue(HOST, SELF), 0, SCIF_WIRE_QUEUE_STRIDE);
 	tx_head = rx_tail = 0;
+	rma_forget();	/* the kernel ends every connection and window with us */
 	incarnation++;
+	calm = all_calm || (!clean && chance(65));
+	rma_evil = !all_calm && !clean && calm && chance(50);
+	if (trace)
+		fprintf(stderr, "%.4f restart: incarnation %u%s\n", now() - t0, incarnation,
+			rma_evil ? " (window attacks only)" : calm ? " (calm)" : "");
+	calms += calm && !rma_evil;
+	evils += rma_evil;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	hdr->node[SELF].incarnation = htole32(incarnation);
+	/* back with the new incarnation only, its queues zeroed (as the fabric does) */
+	if (all_calm)
+		hdr->node[SELF].fabric_state = htole32(SCIF_WIRE_NODE_PRESENT);
 	hdr->fabric_gen = htole32(le32toh(hdr->fabric_gen) + 1);
 	breaks++;
 	post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, SCIF_WIRE_F_WANT_REPLY);
@@ -331,6 +1115,7 @@ int main(int argc, char **argv)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	double seconds = 30, end, next_restart;
 	int64_t v;
+	unsigned long long seed = 0;
 	int fd, shm = -1;
 
 	rng = 0x9e3779b97f4a7c15ULL;
@@ -344,8 +1129,19 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--seed"))
-			rng ^= strtoull(argv[i + 1], NULL, 0) * 0xff51afd7ed558ccdULL;
+			seed = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--calm"))
+			all_calm = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--trace"))
+			trace = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--keep-ids"))
+			keep_ids = atoi(argv[i + 1]);
 	}
+	rng ^= seed * 0xff51afd7ed558ccdULL;
+	printf("link-fuzz: seed %llu (--seed %llu replays the same choices; timing differs)\n",
+	       seed, seed);
+	calm = all_calm;
+	t0 = now();
 	if (!path || !self_path || !peer_path) {
 		fprintf(stderr, "usage: link-fuzz --sock S --self-ram F --peer-ram F [--seconds N] [--seed N]\n");
 		return 2;
@@ -393,7 +1189,9 @@ int main(int argc, char **argv)
 		/* the kernel has most likely dropped us by now: come back */
 		if (now() > next_restart) {
 			restart();
-			next_restart = now() + 0.3 + (rnd() % 700) / 1000.0;
+			next_restart = now() + (rma_evil ? 0.5 + (rnd() % 1000) / 1000.0 :
+						calm ? 2 + (rnd() % 1500) / 1000.0 :
+						0.3 + (rnd() % 700) / 1000.0);
 		}
 	}
 	/* a clean goodbye so the kernel can check its counters */
@@ -403,7 +1201,12 @@ int main(int argc, char **argv)
 	drain();
 	post(SCIF_WIRE_MSG_NODE_DOWN, 0, 0, 0, 0, 0, 0);
 	ring_host();
-	printf("link-fuzz: sent %ld messages, received %ld, %ld restarts\n", sent, received, breaks);
+	printf("link-fuzz: sent %ld messages, received %ld, %ld restarts (%ld calm, %ld attacking windows only)\n",
+	       sent, received, breaks, calms, evils);
+	printf("link-fuzz: windows: %ld good ADDs, %ld bad, answers %ld ok / %ld errors, %ld list rewrites\n",
+	       st_add_good, st_add_bad, st_added_ok, st_added_err, st_toctou);
+	printf("link-fuzz: the kernel's windows: %ld ADDs (%ld never answered), %ld bad lists, %ld DELs, %ld FREEs sent\n",
+	       st_host_add, st_host_never, st_host_list_bad, st_host_del, st_host_free);
 	printf("ok - link-fuzz: %.0f s of hostile traffic\n1 passed, 0 failed\n", seconds);
 	return 0;
 }

@@ -2,8 +2,52 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The host's side of the link fuzzer: run in the host guest by
 # `test/guest/link.sh --fuzz-card SECS -- bash kmod/tests/link-fuzz.sh` while node 1 is
-# kmod/fabric/build/link-fuzz, a hostile userspace card. run.sh checks dmesg (no WARNING,
-# BUG, KFENCE...), taint and the debugfs counters afterwards. Ends with "N passed, N failed".
+# kmod/fabric/build/link-fuzz, a hostile userspace card. scif_linkconn fuzz-host connects and
+# accepts, REGs windows and tries RMAs, mmaps and fences on those connections (in children it
+# kills after 2 s), then checks node 1's departure and the debugfs counters (connections,
+# endpoints, windows, pinned_pages, peer_windows, rma_inflight). This script then checks
+# dmesg itself; run.sh checks it again (WARNING, BUG, KFENCE...), with taint and all the
+# counters. Ends with "N passed, N failed".
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-exec "$here/build/scif_linkconn" fuzz-host "${SCIF_LINK_FUZZ:?run me with link.sh --fuzz-card}"
+# SCIF_LINK_FUZZ_KPROBE=1: trace every window message the kernel handles and its verdict
+# (scif_link_rma_rx() entry args and return value), to find the one that dropped the link
+T=/sys/kernel/tracing
+kprobe=${SCIF_LINK_FUZZ_KPROBE:-0}
+if ((kprobe)); then
+    mountpoint -q $T || mount -t tracefs nodev $T
+    echo 16384 >$T/buffer_size_kb
+    echo 'p:scif_wrx scif:scif_link_rma_rx n=%di:u16 type=+0(%si):u16 a0=+16(%si):x64 a1=+24(%si):x64 a2=+32(%si):x64 a3=+40(%si):x64 a4=+48(%si):x64 a5=+56(%si):x64' >>$T/kprobe_events
+    echo 'r:scif_wret scif:scif_link_rma_rx ret=$retval:s32' >>$T/kprobe_events
+    echo 1 >$T/events/kprobes/enable
+fi
+out=$("$here/build/scif_linkconn" fuzz-host "${SCIF_LINK_FUZZ:?run me with link.sh --fuzz-card}")
+rc=$?
+printf '%s\n' "$out" | grep -avE '^[0-9]+ passed, [0-9]+ failed$'
+read -r p _ f _ <<<"$(printf '%s\n' "$out" | grep -aE '^[0-9]+ passed, [0-9]+ failed$' | tail -n1 | tr -d ,)"
+p=${p:-0} f=${f:-1}
+((rc == 0)) || ((f > 0)) || f=1
+bad=$(dmesg | grep -E 'BUG|WARNING|KASAN|KFENCE|Oops|general protection|Call Trace' || true)
+if [[ -z $bad ]]; then
+    echo "ok - dmesg has no BUG/WARNING/KASAN/KFENCE lines"; p=$((p + 1))
+else
+    echo "not ok - dmesg has kernel errors:"; printf '%s\n' "$bad" | head -n 20 | sed 's/^/# /'; f=$((f + 1))
+fi
+if [[ ${SCIF_LINK_FUZZ_CALM:-0} == 1 ]]; then
+    # the card kept to the protocol (link-fuzz --calm 1): any drop is the kernel's fault
+    drops=$(dmesg | grep -a 'broke the link protocol' || true)
+    if [[ -z $drops ]]; then
+        echo "ok - a card that keeps to the protocol never had its link dropped"; p=$((p + 1))
+    else
+        echo "not ok - the link to a card that keeps to the protocol was dropped:"
+        printf '%s\n' "$drops" | head -n 10 | sed 's/^/# /'; f=$((f + 1))
+    fi
+fi
+if ((kprobe)); then
+    echo 0 >$T/events/kprobes/enable
+    echo "# window messages handled: $(grep -c scif_wrx: $T/trace)"
+    grep -B1 'ret=-' $T/trace | grep -v '^--' | sed 's/^ *//; s/^/# kprobe: /' | head -n 40
+fi
+echo "# link drops: $(dmesg | grep -o 'broke the link protocol ([^)]*)' | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
+echo "$p passed, $f failed"
+((f == 0))

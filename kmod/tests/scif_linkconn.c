@@ -21,8 +21,12 @@
  *   scif_linkconn fuzz-host SECONDS
  *                                 on node 0 while node 1 is link-fuzz (a hostile
  *                                 card): connect to it and accept from it for
- *                                 SECONDS, then check that its goodbye ends
- *                                 everything and that local connections work
+ *                                 SECONDS (and REG, RMA, mmap and fence on half
+ *                                 of those connections, in children killed
+ *                                 after 2 s), then check that its goodbye ends
+ *                                 everything (counters incl. windows, pins,
+ *                                 peer windows, RMAs) and that local
+ *                                 connections work
  *
  * Server ports: 3000 echo; 3001 sends 1000 bytes after the first byte it
  * receives, then closes; 3002 closes 1 s after accepting; 3003 backlog 1,
@@ -41,6 +45,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/scif_ioctl.h>
@@ -712,11 +718,198 @@ static int churn(double secs)
 
 static volatile int fuzz_stop;
 
+/* Wait up to @secs for the RMA counters to reach 0. */
+static int rma_counters_zero(double secs)
+{
+	static const char *const names[] = {
+		"windows", "pinned_pages", "peer_windows", "rma_inflight",
+	};
+	double end = now() + secs;
+
+	for (;;) {
+		long v[4], bad = 0;
+
+		for (int i = 0; i < 4; i++) {
+			v[i] = counter(names[i]);
+			bad |= v[i] != 0;
+		}
+		if (!bad)
+			return 1;
+		if (now() > end) {
+			fprintf(stderr, "# counters: windows %ld pinned_pages %ld peer_windows %ld rma_inflight %ld\n",
+				v[0], v[1], v[2], v[3]);
+			return 0;
+		}
+		usleep(50000);
+	}
+}
+
+/* What the RMA children did (exit status bits), and how they ended. */
+#define RMA_REG		0x1	/* REG returned */
+#define RMA_COPY	0x2	/* a readFrom/writeTo succeeded */
+#define RMA_MMAP	0x4	/* an mmap of the card's window succeeded */
+#define RMA_FENCE	0x8	/* a fence mark + wait returned 0 */
+#define RMA_KERRNO	0x10	/* a call failed with a kernel-internal errno */
+
+static pthread_mutex_t rma_lock = PTHREAD_MUTEX_INITIALIZER;
+static long rma_runs, rma_bits[5], rma_killed, rma_signalled, rma_stuck;
+
+static uint64_t child_rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Say which errno (in a child: no stdio). */
+static int kerrno(const char *what, int e)
+{
+	char line[80];
+	int n = snprintf(line, sizeof(line), "# %s failed with errno %d\n", what, e);
+
+	if (write(2, line, n) < 0)
+		return RMA_KERRNO;
+	return RMA_KERRNO;
+}
+
+/*
+ * In a child: REG a buffer on @fd (a connection with the hostile card: the
+ * card may never answer), then RMAs, an mmap and fences against offsets
+ * where the card puts its windows (id << 20).  Any errno is fine.
+ */
+static void __attribute__((noreturn)) rma_child(int fd, uint64_t x)
+{
+	size_t len = 4096UL << (child_rnd(&x) % 4);
+	struct scifioctl_reg reg = {
+		.len = len, .prot = SCIF_PROT_READ | SCIF_PROT_WRITE,
+	};
+	int bits = 0, mark = 0;
+	char *buf;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		_exit(0);
+	memset(buf, 0x5a, len);
+	reg.addr = (uintptr_t)buf;
+	if (!ioctl(fd, SCIF_REG, &reg))
+		bits |= RMA_REG;
+	else if (errno >= 512)	/* ERESTARTSYS..., or the card's number */
+		bits |= kerrno("REG", errno);
+	for (int i = 0; i < 6; i++) {
+		struct scifioctl_copy c = {
+			.loffset = reg.out_offset,
+			.len = 4096UL << (child_rnd(&x) % 2),
+			.roffset = (int64_t)((1 + child_rnd(&x) % 24) << 20) +
+				   4096 * (int64_t)(child_rnd(&x) % 4),
+			.addr = (uintptr_t)buf,
+			.flags = (int)(child_rnd(&x) % 2 ? SCIF_RMA_SYNC : 0) |
+				 (int)(child_rnd(&x) % 2 ? SCIF_RMA_USECPU : 0),
+		};
+		static const unsigned long cmds[] = {
+			SCIF_READFROM, SCIF_WRITETO, SCIF_VREADFROM, SCIF_VWRITETO,
+		};
+
+		if (c.len > len)
+			c.len = len;
+		if (!ioctl(fd, cmds[child_rnd(&x) % 4], &c))
+			bits |= RMA_COPY;
+		else if (errno >= 512)
+			bits |= kerrno("an RMA", errno);
+	}
+	{
+		/* the card's windows on a connection are at (1 + i) << 20 */
+		volatile char *m = MAP_FAILED;
+
+		for (int j = 0; j < 8 && m == MAP_FAILED; j++)
+			m = mmap(NULL, 4096, j & 1 ? PROT_READ : PROT_READ | PROT_WRITE,
+				 MAP_SHARED, fd, (off_t)(1 + j / 2) << 20);
+
+		if (m != MAP_FAILED) {
+			bits |= RMA_MMAP;
+			(void)m[0];	/* SIGBUS once the card is gone: fine */
+			if (child_rnd(&x) % 4 == 0)
+				usleep(1500000);	/* across a restart of the card */
+			munmap((void *)m, 4096);
+		}
+	}
+	{
+		struct scifioctl_fence_mark fm = {
+			.flags = child_rnd(&x) % 2 ? SCIF_FENCE_INIT_PEER : SCIF_FENCE_INIT_SELF,
+			.mark = (uintptr_t)&mark,
+		};
+		struct scifioctl_fence_signal sig = {
+			.loff = reg.out_offset, .lval = 1,
+			.roff = (int64_t)((1 + child_rnd(&x) % 24) << 20), .rval = 2,
+			.flags = SCIF_FENCE_INIT_PEER | SCIF_SIGNAL_LOCAL |
+				 (child_rnd(&x) % 2 ? SCIF_SIGNAL_REMOTE : 0),
+		};
+
+		if (!ioctl(fd, SCIF_FENCE_MARK, &fm) && !ioctl(fd, SCIF_FENCE_WAIT, &mark))
+			bits |= RMA_FENCE;
+		if (!(bits & RMA_REG))
+			sig.flags &= ~SCIF_SIGNAL_LOCAL;
+		ioctl(fd, SCIF_FENCE_SIGNAL, &sig);
+	}
+	if (bits & RMA_REG) {
+		struct scifioctl_unreg u = { .offset = reg.out_offset, .len = len };
+
+		ioctl(fd, SCIF_UNREG, &u);
+	}
+	_exit(bits);
+}
+
+/* Run rma_child() on @fd; kill it after 2 s; it must die within 5 s more. */
+static void fuzz_rma(int fd)
+{
+	static uint64_t seq = 0x2545f4914f6cdd1dULL;
+	double t = now();
+	int st = 0, killed = 0;
+	pid_t pid, w;
+
+	pthread_mutex_lock(&rma_lock);
+	seq = seq * 6364136223846793005ULL + 1442695040888963407ULL;
+	pthread_mutex_unlock(&rma_lock);
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0)
+		rma_child(fd, seq | 1);
+	for (;;) {
+		w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			break;
+		if (!killed && now() - t > 2) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			t = now();
+		} else if (killed && now() - t > 5) {
+			pthread_mutex_lock(&rma_lock);
+			rma_stuck++;
+			pthread_mutex_unlock(&rma_lock);
+			fprintf(stderr, "# RMA child %d did not die within 5 s of SIGKILL\n", pid);
+			return;
+		}
+		usleep(10000);
+	}
+	pthread_mutex_lock(&rma_lock);
+	rma_runs++;
+	if (killed)
+		rma_killed++;
+	else if (WIFSIGNALED(st))
+		rma_signalled++;
+	else
+		for (int i = 0; i < 5; i++)
+			rma_bits[i] += (WEXITSTATUS(st) >> i) & 1;
+	pthread_mutex_unlock(&rma_lock);
+}
+
 /* Accept whatever the hostile card manages to connect; poke it; close. */
 static void *fuzz_acceptor(void *arg)
 {
 	int lfd = *(int *)arg, fd;
 	char buf[256];
+	long accepted = 0;
 
 	while (!fuzz_stop) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
@@ -732,6 +925,8 @@ static void *fuzz_acceptor(void *arg)
 		}
 		ep_xfer(fd, SCIF_RECV, buf, sizeof(buf), 0);
 		ep_xfer(fd, SCIF_SEND, buf, sizeof(buf), 0);
+		if (++accepted % 2)
+			fuzz_rma(fd);
 		close(fd);
 	}
 	return NULL;
@@ -781,6 +976,8 @@ static int fuzz_host(double secs)
 			ep_xfer(fd, SCIF_RECV, buf, sizeof(buf), 0);
 			p = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
 			poll(&p, 1, 0);
+			if (connected % 2)
+				fuzz_rma(fd);
 		} else if (r == -ECONNREFUSED || r == -ENODEV) {
 			refused++;
 		} else {
@@ -794,11 +991,23 @@ static int fuzz_host(double secs)
 	printf("# %ld connects: %ld connected, %ld refused/no node, %ld other\n", tries,
 	       connected, refused, other);
 	result(tries > 0, "the host kept connecting to the hostile card for %.0f s", secs);
+	printf("# RMA children: %ld ran (%ld REG ok, %ld copy ok, %ld mmap ok, %ld fence ok), %ld killed after 2 s, %ld died of a signal\n",
+	       rma_runs, rma_bits[0], rma_bits[1], rma_bits[2], rma_bits[3], rma_killed,
+	       rma_signalled);
+	result(rma_stuck == 0 && rma_runs > 0,
+	       "%ld RMA children on connections with the card ended (%ld killed), none stuck",
+	       rma_runs, rma_killed);
+	result(rma_bits[0] > 0, "some REGs completed (the card's answers arrived): %ld",
+	       rma_bits[0]);
+	result(rma_bits[4] == 0, "no REG or RMA failed with an errno >= 512 (not user ABI): %ld did",
+	       rma_bits[4]);
 	t = now();
 	while (!gone(1) && now() - t < 60)
 		usleep(100000);
 	result(gone(1), "node 1 left after the fuzzer's goodbye");
 	result(counters_zero(20), "host: counters back to 0 after the hostile card");
+	result(rma_counters_zero(20),
+	       "host: windows, pinned_pages, peer_windows, rma_inflight back to 0");
 	/* this kernel still works: a local connection on its own node */
 	lfd = ep_listen(3100, 1);
 	fd = ep_open(O_NONBLOCK);	/* connect completes at accept: below */
@@ -828,6 +1037,7 @@ static int fuzz_host(double secs)
 	close(fd);
 	close(lfd);
 	result(counters_zero(10), "host: counters 0 at the end");
+	result(rma_counters_zero(10), "host: RMA counters 0 at the end");
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

@@ -12,7 +12,8 @@
 #   --kill-card: when the host's command creates $SCIF_LINK_DIR/kill-card, kill the card's
 #   qemu and boot a new card (SCIF_LINK_PHASE=2); the new card's status is the card's status.
 #   --fuzz-card SECS: no card guest; node 1 is kmod/fabric/build/link-fuzz, a hostile
-#   userspace card, for SECS seconds (the host's command sees SCIF_LINK_FUZZ=SECS).
+#   userspace card, for SECS seconds (the host's command sees SCIF_LINK_FUZZ=SECS);
+#   SCIF_LINK_FUZZ_SEED=N replays its choices, SCIF_LINK_FUZZ_ARGS adds options (--calm 1).
 #   --debug-mm: both kernels with KFENCE on every allocation and slub_debug=FZPU (6.12 only).
 # Exit status: 0 if both sides passed; prints "link: host ... card ..." lines and, when both
 # commands print "N passed, N failed" lines, their sum as the last line.
@@ -124,7 +125,7 @@ if ((FUZZ)); then
     # node 1 is a hostile userspace card on the fabric, not a guest
     [[ -x $REPO/kmod/fabric/build/link-fuzz ]] || die "kmod/fabric/build/link-fuzz is not built (make -C kmod/fabric)"
     "$REPO/kmod/fabric/build/link-fuzz" --sock "$LDIR/fabric1.sock" --self-ram "$SHM/ram1" \
-        --peer-ram "$SHM/ram0" --seconds "$FUZZ" --seed "${SCIF_LINK_FUZZ_SEED:-$RANDOM}" >"$LDIR/card.log" 2>&1 &
+        --peer-ram "$SHM/ram0" --seconds "$FUZZ" --seed "${SCIF_LINK_FUZZ_SEED:-$RANDOM}" ${SCIF_LINK_FUZZ_ARGS:-} >"$LDIR/card.log" 2>&1 &
 else
     start_node 1 "$CK" 1 "$LDIR/card.log" "$@" &
 fi
