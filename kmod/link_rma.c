@@ -532,6 +532,11 @@ static int scif_link_rma_rx_add(u16 n, struct scif_link_conn *lc,
 	struct scif_window *w;
 	int ret;
 
+	if (p->ap_va && nr > p->aperture_bytes >> PAGE_SHIFT) {
+		/* more pages than the peer has RAM: not worth our memory */
+		scif_link_import_refuse(n, m, -ENOMEM);
+		return 0;
+	}
 	if (!id || id > U32_MAX || !IS_ALIGNED(off, PAGE_SIZE) || !nr ||
 	    nr > SCIF_MAX_WINDOW >> PAGE_SHIFT || off >= SCIF_OFFSET_END ||
 	    SCIF_OFFSET_END - off < nr << PAGE_SHIFT || !p->ap_va)
@@ -664,7 +669,8 @@ static int scif_link_rma_rx_answer(u16 n, u16 type, const struct scif_wire_msg *
 		return 0;
 	switch (type) {
 	case SCIF_WIRE_MSG_WINDOW_ADDED:
-		if (lw->state != LW_ADDING || err > MAX_ERRNO)
+		/* REG returns it: a user's errno, never ERESTARTSYS and co */
+		if (lw->state != LW_ADDING || err >= ERESTARTSYS)
 			return -EPROTO;
 		scif_link_plist_free(lw);
 		if (err) {
@@ -739,6 +745,8 @@ void scif_link_rma_peer_down(u16 n)
 	xa_lock(&p->rwins);
 	xa_for_each(&p->rwins, i, w) {
 		WRITE_ONCE(w->lw->dead, true);
+		/* its ids end with it (an mmap may keep the window) */
+		__xa_erase(&p->rwins, i);
 		any = true;
 	}
 	xa_unlock(&p->rwins);
