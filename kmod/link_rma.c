@@ -127,9 +127,9 @@ static u32 scif_link_session(u16 n)
 	return inc;
 }
 
-/* Fill and post a window message (ownership of @msg passes). */
-static void scif_link_win_post(struct scif_link_win *lw,
-			       struct scif_link_msg *msg, u16 type, u64 arg3)
+/* Fill the header fields of a window message about @lw. */
+static void scif_link_win_msg(struct scif_link_win *lw, struct scif_link_msg *msg,
+			      u16 type, u64 arg3)
 {
 	memset(&msg->m, 0, sizeof(msg->m));
 	msg->inc = lw->inc;
@@ -138,6 +138,13 @@ static void scif_link_win_post(struct scif_link_win *lw,
 	msg->m.arg[1] = cpu_to_le64(lw->conn_id);
 	msg->m.arg[2] = cpu_to_le64(lw->id);
 	msg->m.arg[3] = cpu_to_le64(arg3);
+}
+
+/* Fill and post a window message (ownership of @msg passes). */
+static void scif_link_win_post(struct scif_link_win *lw,
+			       struct scif_link_msg *msg, u16 type, u64 arg3)
+{
+	scif_link_win_msg(lw, msg, type, arg3);
 	scif_link_post_msg(lw->peer, msg);
 }
 
@@ -278,13 +285,7 @@ int scif_link_win_export(struct scif_conn *conn, struct scif_window *w)
 	lw->state = LW_ADDING;
 	lw->win = w;
 	scif_window_get(w);	/* the export's */
-	memset(&add->m, 0, sizeof(add->m));
-	add->inc = lw->inc;
-	add->m.type = cpu_to_le16(SCIF_WIRE_MSG_WINDOW_ADD);
-	add->m.arg[0] = cpu_to_le64(lw->peer_conn_id);
-	add->m.arg[1] = cpu_to_le64(lw->conn_id);
-	add->m.arg[2] = cpu_to_le64(lw->id);
-	add->m.arg[3] = cpu_to_le64(w->offset);
+	scif_link_win_msg(lw, add, SCIF_WIRE_MSG_WINDOW_ADD, w->offset);
 	add->m.arg[4] = cpu_to_le64(w->nr_pages);
 	add->m.arg[5] = cpu_to_le64(page_to_phys(lw->l1) |
 				    (w->prot & SCIF_WIRE_PROT_MASK));
@@ -349,18 +350,24 @@ void scif_link_win_busy(struct scif_window *w)
 		atomic_inc(&w->lw->busy);
 }
 
-static void scif_link_import_answer(struct scif_link_win *lw)
+/* Post an import's preallocated message (none once the peer is down). */
+static void scif_link_import_say(struct scif_link_win *lw,
+				 struct scif_link_msg **slot, u16 type)
 {
-	struct scif_link_msg *msg;
+	struct scif_link_msg *msg = *slot;
 
-	if (test_and_set_bit(0, &lw->answered))
-		return;
-	msg = lw->msg_deleted;
-	lw->msg_deleted = NULL;
+	*slot = NULL;
 	if (!READ_ONCE(lw->dead))
-		scif_link_win_post(lw, msg, SCIF_WIRE_MSG_WINDOW_DELETED, 0);
+		scif_link_win_post(lw, msg, type, 0);
 	else
 		kfree(msg);
+}
+
+static void scif_link_import_answer(struct scif_link_win *lw)
+{
+
+	if (!test_and_set_bit(0, &lw->answered))
+		scif_link_import_say(lw, &lw->msg_deleted, SCIF_WIRE_MSG_WINDOW_DELETED);
 }
 
 /**
@@ -383,16 +390,10 @@ void scif_link_win_unbusy(struct scif_window *w)
 void scif_link_win_release(struct scif_window *w)
 {
 	struct scif_link_win *lw = w->lw;
-	struct scif_link_msg *msg;
 
 	if (lw->remote) {
 		xa_cmpxchg(&lw_peer(lw)->rwins, lw->id, w, NULL, 0);
-		msg = lw->msg_free;
-		lw->msg_free = NULL;
-		if (!READ_ONCE(lw->dead))
-			scif_link_win_post(lw, msg, SCIF_WIRE_MSG_WINDOW_FREE, 0);
-		else
-			kfree(msg);
+		scif_link_import_say(lw, &lw->msg_free, SCIF_WIRE_MSG_WINDOW_FREE);
 		kfree(lw->msg_deleted);
 		atomic_dec(&scif_stats.peer_windows);
 	} else {

@@ -52,35 +52,8 @@
 #include <linux/scif_ioctl.h>
 
 #include "scif_test_api.h"
+#include "tap.h"
 
-static int passed, failed;
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&out_lock);
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-	pthread_mutex_unlock(&out_lock);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int ep_open(int flags)
 {

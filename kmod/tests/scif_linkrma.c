@@ -24,6 +24,7 @@
  */
 #include "harness.h"
 #include "rma_util.h"
+#include "tap.h"
 
 #include <sys/mman.h>
 
@@ -54,31 +55,6 @@ struct reply {
 	int64_t r, v;
 };
 
-static int passed, failed;
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint8_t pat(uint64_t seed, uint64_t i)
 {
