@@ -141,6 +141,10 @@ fi
 } >"$RUN/cmd.sh"
 
 APPEND="console=ttyS0 panic=-1 quiet loglevel=3 log_buf_len=16M"
+# tsc=reliable: no clocksource watchdog, so the TSC is never marked unstable at run time. That
+# flips the sched_clock_stable static key with text_poke_bp(), whose int3 window a multi-threaded
+# TCG guest can hit on another vCPU ("Oops: int3" in sched_clock_cpu; seen once in kmod-suite).
+APPEND+=" tsc=reliable"
 APPEND+=" scif_repo=$REPO scif_run=$RUNID scif_module=$MODULE scif_nodes=$NODES scif_repo_cache=$CACHE"
 ((KFENCE)) && APPEND+=" kfence.sample_interval=1"
 APPEND+="${EXTRA_APPEND:-}"
