@@ -63,6 +63,15 @@ void scif_fence_collect(struct scif_endpt *ep, struct list_head *ready)
 	}
 }
 
+/* A signal is done with: its windows, its memory, its count. */
+static void scif_fence_free(struct scif_fence_sig *sig)
+{
+	scif_range_put(&sig->local);
+	scif_range_put(&sig->remote);
+	kfree(sig);
+	atomic_dec(&scif_stats.rma_inflight);
+}
+
 /**
  * scif_fence_collect_list() - move the signals of a list that are due
  * @sigs: signals (any order), their lock held
@@ -99,10 +108,7 @@ unsigned int scif_fence_discard(struct list_head *sigs)
 
 	list_for_each_entry_safe(sig, tmp, sigs, link) {
 		list_del(&sig->link);
-		scif_range_put(&sig->local);
-		scif_range_put(&sig->remote);
-		kfree(sig);
-		atomic_dec(&scif_stats.rma_inflight);
+		scif_fence_free(sig);
 		n++;
 	}
 	return n;
@@ -123,10 +129,7 @@ void scif_fence_fire(struct list_head *ready)
 			scif_range_store(&sig->local, &sig->lval, sizeof(u64));
 		if (sig->remote.nwins)
 			scif_range_store(&sig->remote, &sig->rval, sizeof(u64));
-		scif_range_put(&sig->local);
-		scif_range_put(&sig->remote);
-		kfree(sig);
-		atomic_dec(&scif_stats.rma_inflight);
+		scif_fence_free(sig);
 	}
 }
 

@@ -174,7 +174,7 @@ enum {
  * @rw_lock: protects @rwins
  * @rwins: the peer's windows we may use (&struct scif_window.link, offset
  *	order; link_rma.c), each referenced
- * @sig_lock: protects @signals
+ * @sig_lock: protects @signals, and orders the stores of @want's state
  * @signals: our INIT_PEER fence signals waiting for the peer's RMAs
  * @want: our fence waiters and signals waiting for the peer's RMAs
  */

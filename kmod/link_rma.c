@@ -947,14 +947,19 @@ bool scif_link_peer_cancelled(struct scif_conn *conn)
  */
 void scif_link_want(struct scif_conn *conn, int delta)
 {
-	int v = atomic_add_return(delta, &conn->lc->want);
+	struct scif_link_conn *lc = conn->lc;
 	struct scif_wire_ring *wr;
+	int v;
 
+	/* count and store together: two callers must not store out of order */
+	spin_lock(&lc->sig_lock);
+	v = atomic_add_return(delta, &lc->want);
 	rcu_read_lock();
 	wr = scif_link_peer_page(conn);
 	if (wr)
 		WRITE_ONCE(wr->rma_want, cpu_to_le32(v > 0));
 	rcu_read_unlock();
+	spin_unlock(&lc->sig_lock);
 	smp_mb();	/* our want before the peer's rma_lowest */
 }
 
