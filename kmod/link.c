@@ -642,22 +642,32 @@ static int scif_link_probe_aperture(struct pci_dev *pdev)
 
 		if (n == l->self || p->aperture_pci != addr || p->aperture)
 			continue;
-		if (pci_resource_len(pdev, 2) < p->aperture_bytes) {
-			pci_err(pdev, "aperture of node %u is smaller than the node table says\n",
-				n);
+		if (pci_resource_len(pdev, 2) < p->aperture_bytes ||
+		    p->aperture_bytes <= SCIF_WIRE_AP_FIRST) {
+			pci_err(pdev, "aperture of node %u: %llu bytes, the node table says %llu\n",
+				n, (unsigned long long)pci_resource_len(pdev, 2),
+				(unsigned long long)p->aperture_bytes);
 			ret = -EINVAL;
 			break;
 		}
-		/* the peer's RAM, cached: both sides are coherent CPUs */
-		va = memremap(pci_resource_start(pdev, 2), p->aperture_bytes,
-			      MEMREMAP_WB);
+		/*
+		 * The peer's RAM, cached: both sides are coherent CPUs.  From
+		 * its second page on (no message names its first), so that
+		 * the mapping is not aligned with our direct map: copies
+		 * between a page of ours and the peer's page of the same
+		 * number (both kernels hand out pages alike) then use two
+		 * different sets of a direct-mapped TLB, such as qemu TCG's,
+		 * instead of evicting each other at every access.
+		 */
+		va = memremap(pci_resource_start(pdev, 2) + SCIF_WIRE_AP_FIRST,
+			      p->aperture_bytes - SCIF_WIRE_AP_FIRST, MEMREMAP_WB);
 		if (!va) {
 			ret = -ENOMEM;
 			break;
 		}
 		p->aperture = pdev;
 		p->ap_phys = pci_resource_start(pdev, 2);
-		WRITE_ONCE(p->ap_va, va);
+		WRITE_ONCE(p->ap_va, va - SCIF_WIRE_AP_FIRST);
 		pci_info(pdev, "SCIF link: RAM aperture of node %u (%llu MiB)\n",
 			 n, (unsigned long long)(p->aperture_bytes >> 20));
 		ret = 0;
@@ -684,7 +694,7 @@ static void scif_link_remove_aperture(struct pci_dev *pdev)
 		WRITE_ONCE(p->ap_va, NULL);
 		p->aperture = NULL;
 		synchronize_rcu();	/* scif_link_target() readers */
-		memunmap(va);
+		memunmap(va + SCIF_WIRE_AP_FIRST);
 	}
 	mutex_unlock(&scif_link_mutex);
 }

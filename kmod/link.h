@@ -34,7 +34,8 @@ struct pci_dev;
  * @aperture_bytes: size of its RAM, from the node table
  * @rx_tail: private consumer index of queue[peer][self]
  * @aperture: the claimed aperture device, or NULL
- * @ap_va: the aperture mapped (write-back), or NULL
+ * @ap_va: where offset 0 of the aperture would be mapped (write-back), or
+ *	NULL; only offsets from SCIF_WIRE_AP_FIRST on are (scif_link_ap_ok())
  * @ap_phys: the aperture's physical address (BAR2), with @ap_va
  * @conns: link connections with this node (&struct scif_link_conn.node)
  * @nconns: entries in @conns
@@ -75,6 +76,22 @@ struct scif_link_peer {
 	u32 tx_inc;
 	struct xarray rwins;
 };
+
+/**
+ * scif_link_ap_ok() - is a range the peer named inside our aperture onto it
+ * @p: the peer
+ * @off: first byte, an offset of the peer's RAM
+ * @len: bytes
+ *
+ * Return: true if [@off, @off + @len) is mapped through @p->ap_va.
+ */
+static inline bool scif_link_ap_ok(const struct scif_link_peer *p, u64 off,
+				   u64 len)
+{
+	return off >= SCIF_WIRE_AP_FIRST && off < p->aperture_bytes &&
+	       p->aperture_bytes - off >= len;
+}
+
 
 /**
  * struct scif_link_msg - one message waiting in a peer's outbox

@@ -131,13 +131,13 @@ static int scif_link_conn_map_tx(struct scif_link_conn *lc,
 	struct scif_link_peer *p = lc_peer(lc);
 	struct scif_ring *r = &lc->conn->ring[lc->side];
 	u64 ctl = le64_to_cpu(m->arg[2]), data = le64_to_cpu(m->arg[3]);
-	u64 bytes = le64_to_cpu(m->arg[4]), ap = p->aperture_bytes;
+	u64 bytes = le64_to_cpu(m->arg[4]);
 	struct scif_wire_ring *wr;
 
 	if (!p->ap_va || !IS_ALIGNED(ctl, PAGE_SIZE) ||
 	    !IS_ALIGNED(data, PAGE_SIZE) || !is_power_of_2(bytes) ||
 	    bytes < SCIF_WIRE_RING_MIN || bytes > SCIF_WIRE_RING_MAX ||
-	    ctl >= ap || ap - ctl < PAGE_SIZE || data >= ap || ap - data < bytes)
+	    !scif_link_ap_ok(p, ctl, PAGE_SIZE) || !scif_link_ap_ok(p, data, bytes))
 		return -EPROTO;
 	wr = p->ap_va + ctl;
 	r->remote = &wr->tail;

@@ -499,21 +499,21 @@ static void scif_link_import_refuse(u16 n, const struct scif_wire_msg *m,
 static int scif_link_import_plist(struct scif_link_peer *p, u64 l1, u64 nr,
 				  u64 *pa)
 {
-	u64 ap = p->aperture_bytes, nl2 = DIV_ROUND_UP(nr, SCIF_WIRE_PLIST_PER_PAGE);
+	u64 nl2 = DIV_ROUND_UP(nr, SCIF_WIRE_PLIST_PER_PAGE);
 	u64 i, j, pg = 0, l2, e;
 	__le64 *v;
 
-	if (!IS_ALIGNED(l1, PAGE_SIZE) || l1 >= ap || ap - l1 < nl2 * sizeof(u64))
+	if (!IS_ALIGNED(l1, PAGE_SIZE) || !scif_link_ap_ok(p, l1, nl2 * sizeof(u64)))
 		return -EPROTO;
 	for (i = 0; i < nl2; i++) {
 		v = p->ap_va + l1;
 		l2 = le64_to_cpu(READ_ONCE(v[i]));
-		if (!IS_ALIGNED(l2, PAGE_SIZE) || l2 >= ap || ap - l2 < PAGE_SIZE)
+		if (!IS_ALIGNED(l2, PAGE_SIZE) || !scif_link_ap_ok(p, l2, PAGE_SIZE))
 			return -EPROTO;
 		v = p->ap_va + l2;
 		for (j = 0; j < SCIF_WIRE_PLIST_PER_PAGE && pg < nr; j++) {
 			e = le64_to_cpu(READ_ONCE(v[j]));
-			if (!IS_ALIGNED(e, PAGE_SIZE) || e >= ap || ap - e < PAGE_SIZE)
+			if (!IS_ALIGNED(e, PAGE_SIZE) || !scif_link_ap_ok(p, e, PAGE_SIZE))
 				return -EPROTO;
 			pa[pg++] = e;
 		}

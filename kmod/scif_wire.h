@@ -183,7 +183,12 @@ struct scif_wire_queue {
  * args: the physical address of the ring's &struct scif_wire_ring page, the
  * physical address of its data and the data bytes, all in the *sender's*
  * RAM, i.e. at those offsets of the receiver's aperture onto the sender.
+ * No address the protocol carries (ring, list or window page) is in the
+ * first page of a node's RAM (SCIF_WIRE_AP_FIRST): a receiver need not map
+ * it, and refuses such an address as any outside its aperture.
  */
+#define SCIF_WIRE_AP_FIRST	4096U
+
 enum scif_wire_msg_type {
 	SCIF_WIRE_MSG_NODE_UP = 1,	/* arg: none */
 	SCIF_WIRE_MSG_NODE_DOWN = 2,	/* goodbye; arg: none */

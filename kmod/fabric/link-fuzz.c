@@ -388,7 +388,9 @@ static uint64_t list_pages(uint64_t n)
 /* A bad page address for a list entry. */
 static uint64_t bad_addr(void)
 {
-	switch (rnd() % 6) {
+	switch (rnd() % 7) {
+	case 5:
+		return 0;				/* the first page: never named */
 	case 0:
 		return self_bytes;			/* just past the aperture */
 	case 1:
