@@ -150,7 +150,7 @@ APPEND+=" scif_repo=$REPO scif_run=$RUNID scif_module=$MODULE scif_nodes=$NODES 
 APPEND+="${EXTRA_APPEND:-}"
 
 QEMU=(qemu-system-x86_64 -nodefaults -display none -serial stdio -monitor none -nic none
-      -no-reboot -machine pc -accel tcg,thread=multi -cpu max -m "$MEM" -smp "$SMP"
+      -no-reboot -machine pc -accel tcg,thread=multi -cpu max,erms=off,fsrm=off -m "$MEM" -smp "$SMP"
       -kernel "$VMLINUX" -initrd "$INITRD" -append "$APPEND"
       -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
       -virtfs "local,path=$REPO,mount_tag=repo,security_model=none,multidevs=remap"
