@@ -91,6 +91,7 @@ static void scif_link_drop_msgs(struct scif_link_peer *p)
 
 	spin_lock(&p->tx_lock);
 	list_splice_init(&p->msgs, &gone);
+	p->nmsgs = 0;
 	spin_unlock(&p->tx_lock);
 	list_for_each_entry_safe(msg, tmp, &gone, link)
 		kfree(msg);
@@ -103,20 +104,32 @@ static void scif_link_drop_msgs(struct scif_link_peer *p)
  *	set to the peer's tx_inc when the object it speaks for was created
  *
  * A message for an earlier session of the peer (it went down since) is
- * dropped.  Any context that may take a spinlock.
+ * dropped, and so is one beyond SCIF_LINK_MAX_MSGS: the link work then
+ * drops the link (the peer does not drain its queue).  Any context that
+ * may take a spinlock.
  */
 void scif_link_post_msg(u16 n, struct scif_link_msg *msg)
 {
 	struct scif_link_peer *p = &scif_link_dev.peer[n];
+	bool full = false;
 
 	spin_lock(&p->tx_lock);
 	if (p->tx_open && msg->inc == p->tx_inc) {
-		list_add_tail(&msg->link, &p->msgs);
-		msg = NULL;
+		if (p->nmsgs < SCIF_LINK_MAX_MSGS) {
+			list_add_tail(&msg->link, &p->msgs);
+			p->nmsgs++;
+			msg = NULL;
+		} else {
+			p->tx_bad = true;
+			full = true;
+		}
 	}
 	spin_unlock(&p->tx_lock);
 	kfree(msg);
-	scif_link_flush(n);
+	if (full)
+		scif_link_kick_work();
+	else
+		scif_link_flush(n);
 }
 
 static void scif_link_set_down(struct scif_link *l, u32 n, const char *why)
@@ -180,6 +193,7 @@ static bool scif_link_next(struct scif_link_peer *p, struct scif_wire_msg *m)
 							     struct scif_link_msg, link);
 
 		list_del(&msg->link);
+		p->nmsgs--;
 		m->type = msg->m.type;
 		memcpy(m->arg, msg->m.arg, sizeof(m->arg));
 		kfree(msg);
@@ -392,7 +406,7 @@ static void scif_link_work(struct work_struct *work)
 		p->tx_bad = false;
 		spin_unlock(&p->tx_lock);
 		if (bad && !p->broken)
-			scif_link_break(l, n, "bad queue or ring index");
+			scif_link_break(l, n, "bad queue or ring index, or a queue not drained");
 		scif_link_conn_reap(n);
 		scif_link_flush(n);
 	}

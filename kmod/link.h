@@ -23,6 +23,15 @@
 
 struct pci_dev;
 
+/*
+ * Single messages waiting for one peer, at most.  Each answers a request
+ * of the peer's or is one of our own REGs or window releases, so an honest
+ * peer that drains its queue never gets near this; one that does not (its
+ * tail stands still while it keeps asking) has its link dropped instead of
+ * making us hold its answers without end.
+ */
+#define SCIF_LINK_MAX_MSGS	8192
+
 /**
  * struct scif_link_peer - what this node knows of another node
  * @present: the fabric lists the node as PRESENT
@@ -47,6 +56,7 @@ struct pci_dev;
  * @outbox: connections with messages to post (&struct scif_link_conn.out)
  * @reap: connections whose last message went out (&struct scif_link_conn.reap)
  * @msgs: single messages to post (&struct scif_link_msg, link_rma.c's)
+ * @nmsgs: entries in @msgs (at most SCIF_LINK_MAX_MSGS)
  * @tx_inc: the incarnation @msgs are for
  * @rwins: the peer's windows known here, by the peer's window id
  *	(&struct scif_window, not referenced: an entry leaves at release)
@@ -73,6 +83,7 @@ struct scif_link_peer {
 	struct list_head outbox;
 	struct list_head reap;
 	struct list_head msgs;
+	unsigned int nmsgs;
 	u32 tx_inc;
 	struct xarray rwins;
 };
