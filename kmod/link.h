@@ -32,6 +32,12 @@ struct pci_dev;
  */
 #define SCIF_LINK_MAX_MSGS	8192
 
+/*
+ * The peer's windows known here may describe at most this many times its
+ * RAM (windows may share pages); a WINDOW_ADD beyond is refused (ENOMEM).
+ */
+#define SCIF_LINK_IMPORT_RAMS	4
+
 /**
  * struct scif_link_peer - what this node knows of another node
  * @present: the fabric lists the node as PRESENT
@@ -58,6 +64,8 @@ struct pci_dev;
  * @msgs: single messages to post (&struct scif_link_msg, link_rma.c's)
  * @nmsgs: entries in @msgs (at most SCIF_LINK_MAX_MSGS)
  * @tx_inc: the incarnation @msgs are for
+ * @import_pages: pages of the peer's windows known here (8 bytes each of
+ *	our memory), at most SCIF_LINK_IMPORT_RAMS times its RAM
  * @rwins: the peer's windows known here, by the peer's window id
  *	(&struct scif_window, not referenced: an entry leaves at release)
  */
@@ -85,6 +93,7 @@ struct scif_link_peer {
 	struct list_head msgs;
 	unsigned int nmsgs;
 	u32 tx_inc;
+	atomic_long_t import_pages;
 	struct xarray rwins;
 };
 

@@ -395,6 +395,7 @@ void scif_link_win_release(struct scif_window *w)
 		xa_cmpxchg(&lw_peer(lw)->rwins, lw->id, w, NULL, 0);
 		scif_link_import_say(lw, &lw->msg_free, SCIF_WIRE_MSG_WINDOW_FREE);
 		kfree(lw->msg_deleted);
+		atomic_long_sub(w->nr_pages, &lw_peer(lw)->import_pages);
 		atomic_dec(&scif_stats.peer_windows);
 	} else {
 		scif_link_plist_free(lw);
@@ -539,6 +540,7 @@ static int scif_link_rma_rx_add(u16 n, struct scif_link_conn *lc,
 		return 0;
 	}
 	if (!id || id > U32_MAX || !IS_ALIGNED(off, PAGE_SIZE) || !nr ||
+	    (list & ~PAGE_MASK & ~(u64)SCIF_WIRE_PROT_MASK) ||
 	    nr > SCIF_MAX_WINDOW >> PAGE_SHIFT || off >= SCIF_OFFSET_END ||
 	    SCIF_OFFSET_END - off < nr << PAGE_SHIFT || !p->ap_va)
 		return -EPROTO;
@@ -569,6 +571,14 @@ static int scif_link_rma_rx_add(u16 n, struct scif_link_conn *lc,
 	w->temp = true;		/* not one of our registered windows */
 	w->lw = lw;
 	atomic_inc(&scif_stats.peer_windows);
+	if (atomic_long_add_return(nr, &p->import_pages) >
+	    SCIF_LINK_IMPORT_RAMS * (p->aperture_bytes >> PAGE_SHIFT)) {
+		atomic_long_sub(nr, &p->import_pages);
+		scif_window_put(w);
+		scif_link_import_refuse(n, m, -ENOMEM);
+		return 0;
+	}
+	w->nr_pages = nr;	/* the release gives them back */
 	lw->msg_deleted = kzalloc(sizeof(*lw->msg_deleted), GFP_KERNEL);
 	lw->msg_free = kzalloc(sizeof(*lw->msg_free), GFP_KERNEL);
 	w->pa = kvmalloc_array(nr, sizeof(*w->pa), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
@@ -578,7 +588,6 @@ static int scif_link_rma_rx_add(u16 n, struct scif_link_conn *lc,
 		return 0;
 	}
 	w->offset = off;
-	w->nr_pages = nr;
 	w->prot = list & SCIF_WIRE_PROT_MASK;
 	w->live = true;
 	ret = scif_link_import_plist(p, list & PAGE_MASK, nr, w->pa);
