@@ -428,6 +428,7 @@ export class Socket extends Duplex {
         }
         continue;
       }
+      pool.release();
       if (n === 0) {
         this.#drained = true; // would block
         return;
