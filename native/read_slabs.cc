@@ -22,7 +22,7 @@ static_assert(kHeaderRoom >= sizeof(void*) + sizeof(int), "header fits");
 
 int ClassOf(size_t size) {
   for (int c = 0; c < ReadSlabs::kClasses; c++)
-    if (size == ReadSlabs::kMinSize << c) return c;
+    if (size == ReadSlabs::kSizes[c]) return c;
   return -1;
 }
 }  // namespace
@@ -59,7 +59,7 @@ Napi::Value ReadSlabs::Take(Napi::Env env, size_t size) {
     base = free_[cls].back();
     free_[cls].pop_back();
     free_bytes_ -= size;
-    low_water_ = std::min(low_water_, free_bytes_);
+    low_water_[cls] = std::min(low_water_[cls], free_[cls].size());
   }
   auto* h = static_cast<Header*>(base);
   h->pool = this;
@@ -111,16 +111,20 @@ void ReadSlabs::Give(int cls, void* base) {
     return;
   }
   free_[cls].push_back(base);
-  free_bytes_ += kMinSize << cls;
+  free_bytes_ += kSizes[cls];
   stats_.free++;
   ArmTrim();
 }
 
 void ReadSlabs::ArmTrim() {
-  if (timer_ == nullptr || free_bytes_ <= kKeepBytes) return;
+  if (timer_ == nullptr) return;
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_->timer))) return;
-  low_water_ = free_bytes_;
-  uv_timer_start(&timer_->timer, OnTimer, kTrimIntervalMs, 0);
+  bool spare = false;
+  for (int c = 0; c < kClasses; c++) {
+    low_water_[c] = free_[c].size();
+    spare = spare || free_[c].size() * kSizes[c] > kKeepBytes;
+  }
+  if (spare) uv_timer_start(&timer_->timer, OnTimer, kTrimIntervalMs, 0);
 }
 
 void ReadSlabs::OnTimer(uv_timer_t* timer) {
@@ -128,31 +132,27 @@ void ReadSlabs::OnTimer(uv_timer_t* timer) {
   if (t->pool != nullptr) t->pool->Trim();
 }
 
-// Frees what stayed unused since the last trim (down to kKeepBytes).
+// Frees, of each size, what stayed unused since the last trim (down to
+// kKeepBytes).
 void ReadSlabs::Trim() {
-  size_t spare = free_bytes_ > kKeepBytes ? free_bytes_ - kKeepBytes : 0;
-  FreeSlabs(std::min(spare, low_water_));
-  ArmTrim();
-}
-
-// Frees at least |bytes| of free slabs (or all of them), largest first.
-void ReadSlabs::FreeSlabs(size_t bytes) {
   size_t freed = 0;
-  for (int c = kClasses - 1; c >= 0 && freed < bytes; c--) {
-    size_t size = kMinSize << c;
-    while (!free_[c].empty() && freed < bytes) {
+  for (int c = 0; c < kClasses; c++) {
+    size_t keep = kKeepBytes / kSizes[c];
+    size_t spare = free_[c].size() > keep ? free_[c].size() - keep : 0;
+    for (size_t n = std::min(spare, low_water_[c]); n > 0; n--) {
       free(free_[c].back());
       free_[c].pop_back();
-      freed += size;
-      free_bytes_ -= size;
+      freed += kSizes[c];
       stats_.free--;
       stats_.trimmed++;
     }
   }
-  if (freed > 0 && env_ != nullptr && !closed_) {
+  free_bytes_ -= freed;
+  if (freed > 0 && env_ != nullptr) {
     int64_t ignored;
     napi_adjust_external_memory(env_, -static_cast<int64_t>(freed), &ignored);
   }
+  ArmTrim();
 }
 
 void ReadSlabs::OnTimerClose(uv_handle_t* handle) {

@@ -12,9 +12,10 @@
 // freed the last view) puts the slab back on its free list, warm.
 //
 // Finalizers run between turns of the event loop, so the pool has to hold
-// what one turn reads (one turn may read from a thousand sockets): it grows
-// to what is needed and gives back, once a second, what was not needed in
-// the second before (the free lists' low-water mark), down to kKeepBytes.
+// what is read between a GC and the next (lib/pool.ts bounds what one turn
+// reads): it grows to what is needed and gives back, once a second, what was
+// not needed in the second before (each free list's low-water mark), down to
+// kKeepBytes a size, so that the next burst starts on warm memory.
 // The slabs are reported to V8 as external memory, so GC still sees them.
 //
 // One pool per environment (AddonData). Slabs out when the environment goes
@@ -35,11 +36,12 @@ struct AddonData;
 
 class ReadSlabs {
  public:
-  // Slab sizes: kMinSize << 0 .. kMinSize << (kClasses - 1).
-  static constexpr size_t kMinSize = 256 * 1024;
-  static constexpr int kClasses = 3;  // 256 KiB, 512 KiB, 1 MiB
-  // Free slabs kept however long they go unused (all sizes together).
-  static constexpr size_t kKeepBytes = 16 * 1024 * 1024;
+  // Slab sizes: 256 KiB (small reads share one) and 1 MiB (large ones).
+  static constexpr int kClasses = 2;
+  static constexpr size_t kSizes[kClasses] = {256 * 1024, 1024 * 1024};
+  // Free slabs of each size kept however long they go unused: about what
+  // is read between two young-generation GCs.
+  static constexpr size_t kKeepBytes = 32 * 1024 * 1024;
   static constexpr uint64_t kTrimIntervalMs = 1000;
 
   ReadSlabs(AddonData* data, uv_loop_t* loop);
@@ -68,7 +70,6 @@ class ReadSlabs {
   void Give(int cls, void* base);
   void Trim();
   void ArmTrim();
-  void FreeSlabs(size_t bytes);
 
   struct Header;  // in front of each slab's bytes
   struct Timer {
@@ -81,8 +82,8 @@ class ReadSlabs {
 
   napi_env env_ = nullptr;  // for the external memory reports
   std::vector<void*> free_[kClasses];
-  size_t free_bytes_ = 0;
-  size_t low_water_ = 0;  // least free_bytes_ since the last trim
+  size_t free_bytes_ = 0;       // all sizes
+  size_t low_water_[kClasses] = {};  // least free slabs of a size since the last trim
   Timer* timer_ = nullptr;
   Stats stats_;
   bool closed_ = false;
