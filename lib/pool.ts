@@ -72,9 +72,14 @@ function endTurn(): void {
   for (const fn of resume) fn();
 }
 
+// The turn's end is looked for only once its reads add up to this much: a
+// chatty socket (a message, a reply) costs no immediate per turn. Bytes
+// below it may count towards a later turn, which only ends that one sooner.
+const TURN_WATCH = 1024 * 1024;
+
 function spend(n: number): void {
   turnBytes += n;
-  if (!turnEnds) {
+  if (!turnEnds && turnBytes >= TURN_WATCH) {
     turnEnds = true;
     setImmediate(endTurn);
   }
