@@ -14,7 +14,8 @@
         "native/user_rma.cc",
         "native/user_stream.cc",
         "native/alloc.cc",
-        "native/mapping.cc"
+        "native/mapping.cc",
+        "native/read_slabs.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

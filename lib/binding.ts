@@ -43,6 +43,22 @@ export interface NativeBinding {
   alloc(length: number): ArrayBuffer | number;
   unmap(buffer: ArrayBuffer): boolean;
   setBusyPoll(microseconds: number): void;
+  /** Recycled read memory (native/read_slabs.h): a Buffer of `size` bytes, or undefined. */
+  readSlab(size: number): Buffer | undefined;
+  readSlabStats(): ReadSlabStats;
+}
+
+export interface ReadSlabStats {
+  /** Slabs held by Buffers now. */
+  out: number;
+  /** Slabs on the free lists. */
+  free: number;
+  /** Slabs ever allocated. */
+  made: number;
+  /** Takes served from a free list. */
+  reused: number;
+  /** Slabs freed because they went unused for a while. */
+  trimmed: number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -403,6 +403,13 @@ export class Socket extends Duplex {
     if (!this.destroyed) this.#updatePoll();
   }
 
+  // Reads on after a turn whose reads were spent (see ReadPool.mayRead).
+  #readOn = (): void => {
+    if (this.destroyed || !this.#wantRead) return;
+    this.#readLoop();
+    if (!this.destroyed) this.#updatePoll();
+  };
+
   #readLoop(): void {
     const ep = this.#ep;
     if (!ep || this.#readEnded || this.#closedEndpoint) return;
@@ -412,6 +419,8 @@ export class Socket extends Duplex {
     }
     const pool = this.#pool;
     for (;;) {
+      // This turn's reads are spent: read on when it ends.
+      if (!ReadPool.mayRead(this.#readOn)) return;
       const region = pool.region();
       const n = ep.recv(region.buffer, region.offset, region.length);
       if (n > 0) {
@@ -428,6 +437,7 @@ export class Socket extends Duplex {
         }
         continue;
       }
+      pool.release();
       if (n === 0) {
         this.#drained = true; // would block
         return;
@@ -638,6 +648,7 @@ export class Socket extends Duplex {
   #closeEndpoint(): void {
     if (this.#closedEndpoint) return;
     this.#closedEndpoint = true;
+    ReadPool.forget(this.#readOn);
     this.#ep?.close();
   }
 

@@ -41,6 +41,10 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle hook, void* arg) {
   std::vector<Endpoint*> live(data->endpoints.begin(), data->endpoints.end());
   for (Endpoint* ep : live) ep->CloseNow();
   data->busy_poll.reset();
+  if (data->read_slabs != nullptr) {
+    data->read_slabs->Close();
+    data->read_slabs = nullptr;
+  }
   // Mappings go with the environment; their ArrayBuffers may outlive it
   // only as detached husks.
   for (Mapping* m : data->mappings) {
@@ -109,6 +113,40 @@ Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// readSlab(size) -> a Buffer of |size| bytes of recycled read memory, or
+// undefined (not a slab size; the caller allocates).
+Napi::Value ReadSlab(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  if (!info[0].IsNumber()) {
+    Napi::TypeError::New(env, "readSlab(size)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t size = info[0].As<Napi::Number>().Int64Value();
+  if (data->tearing_down || size <= 0) return env.Undefined();
+  if (data->read_slabs == nullptr) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) return env.Undefined();
+    data->read_slabs = new ReadSlabs(data, loop);
+  }
+  return data->read_slabs->Take(env, static_cast<size_t>(size));
+}
+
+// readSlabStats() -> { out, free, made, reused, trimmed }
+Napi::Value ReadSlabStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  ReadSlabs::Stats s;
+  if (data->read_slabs != nullptr) s = data->read_slabs->GetStats();
+  auto result = Napi::Object::New(env);
+  result.Set("out", Napi::Number::New(env, static_cast<double>(s.out)));
+  result.Set("free", Napi::Number::New(env, static_cast<double>(s.free)));
+  result.Set("made", Napi::Number::New(env, static_cast<double>(s.made)));
+  result.Set("reused", Napi::Number::New(env, static_cast<double>(s.reused)));
+  result.Set("trimmed", Napi::Number::New(env, static_cast<double>(s.trimmed)));
+  return result;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -125,6 +163,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("alloc", Napi::Function::New(env, AllocArrayBuffer));
   exports.Set("unmap", Napi::Function::New(env, UnmapArrayBuffer));
   exports.Set("setBusyPoll", Napi::Function::New(env, SetBusyPoll));
+  exports.Set("readSlab", Napi::Function::New(env, ReadSlab));
+  exports.Set("readSlabStats", Napi::Function::New(env, ReadSlabStats));
   return exports;
 }
 

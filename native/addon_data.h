@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "busy_poll.h"
+#include "read_slabs.h"
 
 namespace scif {
 
@@ -34,6 +35,9 @@ struct AddonData {
   // Busy polling after I/O (SCIF_BUSY_POLL_US), made on first use.
   uint32_t busy_poll_us = 0;
   std::unique_ptr<BusyPoll> busy_poll;
+  // Recycled memory for stream reads (read_slabs.h), made on first use;
+  // closed with the environment (it frees itself once its slabs are back).
+  ReadSlabs* read_slabs = nullptr;
 
   // Keeps the loop polling for a while: I/O just happened.
   // |at_least_us|: a longer window for a wait known to be short.
