@@ -112,7 +112,6 @@ static inline bool scif_link_ap_ok(const struct scif_link_peer *p, u64 off,
 	       p->aperture_bytes - off >= len;
 }
 
-
 /**
  * struct scif_link_msg - one message waiting in a peer's outbox
  * @link: entry in &struct scif_link_peer.msgs

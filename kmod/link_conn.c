@@ -487,6 +487,9 @@ void scif_link_conn_free(struct scif_conn *conn)
  * @n: the sender
  * @m: the message (arg0 our id, arg1 the sender's)
  *
+ * Ids are never 0, and a connection whose peer id is still 0 is a request
+ * of ours not answered yet: only its GRANT or REJECT names it (by our id).
+ *
  * Context: scif_link_mutex held.
  * Return: the connection, or NULL (unknown, or already forgotten).
  */
@@ -495,7 +498,7 @@ struct scif_link_conn *scif_link_conn_find(u16 n, const struct scif_wire_msg *m)
 	u64 dst = le64_to_cpu(m->arg[0]), src = le64_to_cpu(m->arg[1]);
 	struct scif_link_conn *lc;
 
-	if (dst > U32_MAX || src > U32_MAX)
+	if (!src || dst > U32_MAX || src > U32_MAX)
 		return NULL;
 	lc = dst ? xa_load(&scif_link_ids, dst) : NULL;
 	if (lc && (lc->peer != n || lc->peer_id != src ||

@@ -723,9 +723,6 @@ int scif_link_rma_rx(u16 n, const struct scif_wire_msg *m)
 
 	switch (type) {
 	case SCIF_WIRE_MSG_WINDOW_ADD:
-		/* ids are never 0: src 0 would name a request not granted yet */
-		if (!le64_to_cpu(m->arg[1]))
-			return -EPROTO;
 		lc = scif_link_conn_find(n, m);
 		if (!lc) {
 			scif_link_import_refuse(n, m, -ECONNRESET);
