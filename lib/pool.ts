@@ -14,12 +14,12 @@
 // changes from run to run. Nothing here keeps a read's memory once the read
 // is done (a socket's last buffer would otherwise stay reachable, and so
 // survive young GCs, until its next read).
+import { binding } from './binding';
+
 const SMALL_SLAB = 256 * 1024;
 const LARGE_SLAB = 1024 * 1024;
 const MIN_READ = 16 * 1024;
 const MAX_READ = 1024 * 1024;
-
-import { binding } from './binding';
 
 interface Region {
   buffer: Buffer;

@@ -58,7 +58,6 @@ Napi::Value ReadSlabs::Take(Napi::Env env, size_t size) {
   } else {
     base = free_[cls].back();
     free_[cls].pop_back();
-    free_bytes_ -= size;
     low_water_[cls] = std::min(low_water_[cls], free_[cls].size());
   }
   auto* h = static_cast<Header*>(base);
@@ -78,7 +77,6 @@ Napi::Value ReadSlabs::Take(Napi::Env env, size_t size) {
       free(base);
     } else {
       free_[cls].push_back(base);
-      free_bytes_ += size;
     }
     return env.Undefined();
   }
@@ -87,7 +85,6 @@ Napi::Value ReadSlabs::Take(Napi::Env env, size_t size) {
     napi_adjust_external_memory(env, static_cast<int64_t>(size), &ignored);
     stats_.made++;
   } else {
-    stats_.free--;
     stats_.reused++;
   }
   stats_.out++;
@@ -111,8 +108,6 @@ void ReadSlabs::Give(int cls, void* base) {
     return;
   }
   free_[cls].push_back(base);
-  free_bytes_ += kSizes[cls];
-  stats_.free++;
   ArmTrim();
 }
 
@@ -143,16 +138,20 @@ void ReadSlabs::Trim() {
       free(free_[c].back());
       free_[c].pop_back();
       freed += kSizes[c];
-      stats_.free--;
       stats_.trimmed++;
     }
   }
-  free_bytes_ -= freed;
   if (freed > 0 && env_ != nullptr) {
     int64_t ignored;
     napi_adjust_external_memory(env_, -static_cast<int64_t>(freed), &ignored);
   }
   ArmTrim();
+}
+
+ReadSlabs::Stats ReadSlabs::GetStats() const {
+  Stats st = stats_;
+  for (const auto& list : free_) st.free += list.size();
+  return st;
 }
 
 void ReadSlabs::OnTimerClose(uv_handle_t* handle) {
@@ -175,8 +174,6 @@ void ReadSlabs::Close() {
     for (void* base : list) free(base);
     list.clear();
   }
-  free_bytes_ = 0;
-  stats_.free = 0;
   if (stats_.out == 0) delete this;
 }
 

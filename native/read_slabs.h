@@ -62,7 +62,7 @@ class ReadSlabs {
     size_t reused = 0;   // takes served from a free list
     size_t trimmed = 0;  // slabs freed by the trim
   };
-  Stats GetStats() const { return stats_; }
+  Stats GetStats() const;
 
  private:
   ~ReadSlabs();
@@ -82,7 +82,6 @@ class ReadSlabs {
 
   napi_env env_ = nullptr;  // for the external memory reports
   std::vector<void*> free_[kClasses];
-  size_t free_bytes_ = 0;       // all sizes
   size_t low_water_[kClasses] = {};  // least free slabs of a size since the last trim
   Timer* timer_ = nullptr;
   Stats stats_;
