@@ -20,8 +20,9 @@ export interface Platform {
    */
   busyPollUs: number;
   /**
-   * Large writes in one copy (user provider): SCIF_SEGMENTS=auto (when both
-   * ends share one CPU), on, off.
+   * Large writes in one copy (user provider): SCIF_SEGMENTS=auto (the
+   * default: posted wherever the reader may read the writer's memory), on
+   * (the same), off.
    */
   segments: SegmentsMode;
   /**
