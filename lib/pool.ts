@@ -90,18 +90,26 @@ export class ReadPool {
   // One region object, reused: a read needs no allocation but its data's.
   #region: Region = { buffer: EMPTY, offset: 0, length: 0 };
 
-  /** A region to read into (valid until the next call); call commit() with the bytes that landed. */
+  /**
+   * A region to read into (valid until the next call); call commit() with
+   * the bytes that landed. It is the rest of the shared slab when that is
+   * shorter than the read size but still MIN_READ or more: a short read
+   * then leaves the slab's tail to the next read instead of pinning it
+   * unused (with a thousand sockets each wanting 1 MiB and getting a few
+   * hundred KiB, every read took a slab of its own, and the slabs out at
+   * once, all fresh memory, grew to ~250 MiB).
+   */
   region(): Region {
     const want = this.size;
     const r = this.#region;
     const slab = want > SMALL_SLAB / 2 ? large : small;
-    if (slab.buffer === null || slab.size - slab.used < want) {
+    if (slab.buffer === null || slab.size - slab.used < Math.min(want, MIN_READ)) {
       slab.buffer = readMemory(slab.size);
       slab.used = 0;
     }
     r.buffer = slab.buffer;
     r.offset = slab.used;
-    r.length = want;
+    r.length = Math.min(want, slab.size - slab.used);
     return r;
   }
 
