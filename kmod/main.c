@@ -85,4 +85,4 @@ module_exit(scif_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("SCIF (Symmetric Communication Interface) on a single kernel");
-MODULE_VERSION("0.1");
+MODULE_VERSION("0.1.0");

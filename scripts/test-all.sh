@@ -19,7 +19,11 @@ ONLY=()
 while (($#)); do
     case "$1" in
         --fuzz-seconds) FUZZ=$2; shift 2 ;;
-        --only) ONLY+=("$2"); shift 2 ;;
+        --only)
+            case "${2:-}" in
+                host | pack | kmod | guest | link | dkms) ONLY+=("$2"); shift 2 ;;
+                *) echo "test-all: --only takes host, pack, kmod, guest, link or dkms, not '${2:-}'" >&2; exit 2 ;;
+            esac ;;
         *) echo "test-all: unknown option $1" >&2; exit 2 ;;
     esac
 done

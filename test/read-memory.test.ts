@@ -146,3 +146,33 @@ async function takeTurns(posted: boolean): Promise<void> {
     server.close();
   }
 }
+
+// The read regions themselves (lib/pool.ts): a short read leaves the rest of
+// the shared slab to the next read, of any socket, instead of a slab each.
+describe('read regions', () => {
+  it('a read shorter than its region leaves the rest of the slab to the next read; a rest under 16 KiB is not used', async () => {
+    const { ReadPool } = await import('../lib/pool');
+    const MiB = 2 ** 20;
+    const a = new ReadPool();
+    const b = new ReadPool();
+    a.size = MiB;
+    b.size = MiB;
+    const r1 = a.region();
+    const slab = r1.buffer;
+    const at = r1.offset;
+    expect(r1.length).toBe(Math.min(MiB, slab.length - at));
+    a.commit(r1, 300 * 1024);
+    // Another socket's read goes on in the same slab, after the bytes just read.
+    const r2 = b.region();
+    expect(r2.buffer).toBe(slab);
+    expect(r2.offset).toBe(at + 300 * 1024);
+    expect(r2.length).toBe(Math.min(MiB, slab.length - r2.offset));
+    // Filled up to 10 KiB from its end: the next read takes a new slab.
+    b.commit(r2, slab.length - r2.offset - 10 * 1024);
+    const r3 = a.region();
+    expect(r3.buffer).not.toBe(slab);
+    expect(r3.offset).toBe(0);
+    expect(r3.length).toBe(MiB);
+    a.release();
+  });
+});

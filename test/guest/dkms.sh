@@ -30,6 +30,11 @@ KVER=$(uname -r)
 command -v dkms >/dev/null || fatal "setup: no dkms on the host root (test/guest/setup.sh installs it)"
 [[ -e /lib/modules/$KVER/build ]] || fatal "setup: /lib/modules/$KVER/build (the kernel's headers) is missing"
 
+# The version: package.json's, which dkms.conf, MODULE_VERSION and the README's commands
+# must all carry (checked below).
+VERSION=$(sed -n 's/^  "version": "\([^"]*\)",$/\1/p' package.json)
+[[ -n $VERSION ]] || fatal "setup: no version in package.json"
+
 # --- the README's commands --------------------------------------------------------------
 # readme_block MARKER: the lines of the first ```sh block after the line <!-- MARKER -->
 readme_block() {
@@ -44,6 +49,10 @@ mapfile -t INSTALL < <(readme_block dkms-install)
 mapfile -t REMOVE < <(readme_block dkms-remove)
 ((${#INSTALL[@]})) || fatal "setup: README.md has no sh block after <!-- dkms-install -->"
 ((${#REMOVE[@]})) || fatal "setup: README.md has no sh block after <!-- dkms-remove -->"
+check "kmod/dkms.conf's PACKAGE_VERSION is package.json's version ($VERSION)" \
+    grep -qxF "PACKAGE_VERSION=$VERSION" kmod/dkms.conf
+check "MODULE_VERSION in kmod/main.c is $VERSION" grep -qF "MODULE_VERSION(\"$VERSION\");" kmod/main.c
+check "the README's install adds scif/$VERSION" grep -qxF "sudo dkms add scif/$VERSION" <(printf '%s\n' "${INSTALL[@]}")
 # run_readme LINE: one README command, as root ("sudo " dropped), timed
 run_readme() {
     local line=$1 cmd t0 rc
@@ -94,7 +103,7 @@ done
 # (stderr apart: dkms's readelf of the headers' vmlinux warns on Debian's 6.12)
 status=$(dkms status scif 2>/dev/null)
 echo "# dkms status scif: $status"
-want="scif/0.1, $KVER, $(uname -m): installed"
+want="scif/$VERSION, $KVER, $(uname -m): installed"
 check "dkms status: $want" grep -qxF "$want" <<<"$status"
 ko=$(ls "/lib/modules/$KVER/updates/dkms/"scif.ko* 2>/dev/null | head -n1)
 check "the module file is in /lib/modules/$KVER/updates/dkms/ (${ko##*/})" test -n "$ko" -a -f "$ko"
@@ -103,6 +112,7 @@ check "modinfo -n scif (depmod's index) is that file: $path" test -n "$ko" -a "$
 vermagic=$(modinfo -F vermagic scif 2>/dev/null)
 check "the module is built for $KVER (vermagic '$vermagic')" test "${vermagic%% *}" = "$KVER"
 check "scif is loaded (/sys/module/scif)" test -d /sys/module/scif
+check "the loaded module's version is $VERSION" test "$(cat /sys/module/scif/version 2>/dev/null)" = "$VERSION"
 check "the loaded module is the DKMS-built file (srcversion $(cat /sys/module/scif/srcversion 2>/dev/null))" \
     test -n "$(modinfo -F srcversion scif 2>/dev/null)" -a \
     "$(cat /sys/module/scif/srcversion 2>/dev/null)" = "$(modinfo -F srcversion scif 2>/dev/null)"
@@ -153,5 +163,5 @@ check "no scif under /var/lib/dkms" test ! -e /var/lib/dkms/scif
 left=$(ls "/lib/modules/$KVER/updates/dkms/"scif.ko* 2>/dev/null)
 check "the module file is gone from /lib/modules/$KVER/updates/dkms/ ${left:+($left)}" test -z "$left"
 check "modinfo scif finds nothing (depmod's index updated)" bash -c '! modinfo -n scif >/dev/null 2>&1'
-check "/usr/src/scif-0.1 is gone" test ! -e /usr/src/scif-0.1
+check "/usr/src/scif-$VERSION is gone" test ! -e "/usr/src/scif-$VERSION"
 finish
