@@ -33,8 +33,8 @@ check "tarball has the prebuild, dist, types, bin, sources for the fallback" bas
     for f in dist/index.js dist/index.mjs dist/index.d.ts dist/index.d.mts bin/scif.js binding.gyp native/addon.cc kmod/dkms.conf examples/echo.js README.md package.json; do
         grep -qx \"\$f\" '$WORK/files.txt' || { echo \"missing \$f\"; exit 1; }
     done"
-check "tarball has no tests, bench results, build trees or source maps" bash -c "
-    ! grep -E '^(test|bench|build|scripts|lib|kmod/tests|node_modules)/|\.map$|\.o$|\.ko$|\.test\.' '$WORK/files.txt'"
+check "tarball has no tests, bench results, build trees, kernel build products or source maps" bash -c "
+    ! grep -E '^(test|bench|build|scripts|lib|kmod/tests|node_modules)/|/build/|\.map$|\.o$|\.ko$|\.mod(\.c)?$|\.cmd$|Module\.symvers$|modules\.order$|\.test\.' '$WORK/files.txt'"
 
 check "publint" npx --no-install publint --strict "$TGZ"
 cat "$WORK/last.log"
