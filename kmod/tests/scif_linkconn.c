@@ -27,6 +27,11 @@
  *                                 everything (counters incl. windows, pins,
  *                                 peer windows, RMAs) and that local
  *                                 connections work
+ *   scif_linkconn limits-host [LIST]
+ *                                 on node 0 while node 1 is link-fuzz --scenario
+ *                                 LIST (limits: all): the host's side of the
+ *                                 scenarios (the card's connections and windows,
+ *                                 the flood's link drop), then counters back to 0
  *
  * Server ports: 3000 echo; 3001 sends 1000 bytes after the first byte it
  * receives, then closes; 3002 closes 1 s after accepting; 3003 backlog 1,
@@ -1015,6 +1020,147 @@ static int fuzz_host(double secs)
 	return failed != 0;
 }
 
+/* ------------------------------------------------------------ limits-host */
+
+/*
+ * The host's side of link-fuzz --scenario (kmod/fabric/link-fuzz.c, "the
+ * kernel's limits"): what this kernel shows of them.  The scenarios' records
+ * are SCIF_REC bytes, a string.
+ */
+#define LIMITS_REC	32
+
+static int limits_connect(int port, double secs)
+{
+	double end = now() + secs;
+	int fd, r;
+
+	for (;;) {
+		fd = ep_open(0);
+		if (fd < 0)
+			return -1;
+		r = ep_connect(fd, 1, port, NULL);
+		if (!r)
+			return fd;
+		close(fd);
+		if ((r != -ENODEV && r != -ECONNREFUSED) || now() > end) {
+			fprintf(stderr, "# connect to 1:%d: %s\n", port, strerror(-r));
+			return -1;
+		}
+		usleep(200000);
+	}
+}
+
+static int limits_recv(int fd, char *rec)
+{
+	long n = 0, r;
+
+	while (n < LIMITS_REC) {
+		r = ep_recv(fd, rec + n, LIMITS_REC - n);
+		if (r <= 0)
+			return -1;
+		n += r;
+	}
+	rec[LIMITS_REC - 1] = 0;
+	return 0;
+}
+
+static int limits_send(int fd, const char *text)
+{
+	char rec[LIMITS_REC] = { 0 };
+
+	snprintf(rec, sizeof(rec), "%s", text);
+	return ep_send(fd, rec, LIMITS_REC) == LIMITS_REC ? 0 : -1;
+}
+
+/* Wait up to @secs for debugfs @name to read @want. */
+static long counter_is(const char *name, long want, double secs)
+{
+	double end = now() + secs;
+	long v;
+
+	while ((v = counter(name)) != want && now() < end)
+		usleep(50000);
+	return v;
+}
+
+/* The card's windows on a connection it grants: the kernel's count of them. */
+static void limits_import(void)
+{
+	int fd = limits_connect(2100, 180), n, steps = 0;
+	char rec[LIMITS_REC];
+	long v;
+
+	result(fd >= 0, "limits/import: connected to the card's port 2100");
+	if (fd < 0)
+		return;
+	while (!limits_recv(fd, rec)) {
+		if (!strcmp(rec, "done"))
+			break;
+		if (sscanf(rec, "peer_windows %d", &n) != 1) {
+			result(0, "limits/import: a record from the card: '%s'", rec);
+			break;
+		}
+		v = counter_is("peer_windows", n, 5);
+		result(v == n, "limits/import: this kernel holds %d windows of the card's (debugfs peer_windows: %ld)",
+		       n, v);
+		steps++;
+		if (limits_send(fd, "ack"))
+			break;
+	}
+	result(!strcmp(rec, "done") && steps == 3,
+	       "limits/import: the card went through its steps (%d counts checked)", steps);
+	close(fd);
+}
+
+/* A request the card leaves unanswered while it sends messages with src id 0. */
+static void limits_src0(void)
+{
+	int fd = limits_connect(2101, 60);
+	char rec[LIMITS_REC];
+	int ok;
+
+	result(fd >= 0, "limits/src0: the request to the card's port 2101, answered after the card's src-0 messages, connected");
+	if (fd < 0)
+		return;
+	ok = !limits_send(fd, "src0 hello") && !limits_recv(fd, rec) && !strcmp(rec, "src0 reply");
+	result(ok, "limits/src0: bytes both ways on that connection");
+	close(fd);
+}
+
+/* The card floods: node 1 must go down (the link dropped), then come back. */
+static void limits_flood(void)
+{
+	double t = now();
+	int down, up = 0;
+
+	while (!(down = gone(1)) && now() - t < 120)
+		usleep(50000);
+	result(down, "limits/flood: node 1 went down (the kernel dropped the link) %.1f s after the src0 scenario",
+	       now() - t);
+	t = now();
+	while (down && !(up = !gone(1)) && now() - t < 60)
+		usleep(50000);
+	result(up, "limits/flood: node 1 came back as a restarted card (%.1f s)", now() - t);
+}
+
+static int limits_host(const char *list)
+{
+	int all = !strcmp(list, "limits");
+
+	alarm(600);
+	if (all || strstr(list, "import"))
+		limits_import();
+	if (all || strstr(list, "src0"))
+		limits_src0();
+	if (all || strstr(list, "flood"))
+		limits_flood();
+	result(counters_zero(20), "limits: host: connections and endpoints back to 0 after the scenarios");
+	result(rma_counters_zero(20),
+	       "limits: host: windows, pinned_pages, peer_windows, rma_inflight back to 0 after the scenarios");
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "churn")) {
@@ -1024,6 +1170,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "fuzz-host"))
 		return fuzz_host(atof(argv[2]));
+	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "limits-host"))
+		return limits_host(argc == 3 ? argv[2] : "limits");
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "kill-host"))
 		return kill_host(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 4 && !strcmp(argv[1], "kill-card")) {
