@@ -1142,12 +1142,14 @@ static void restart(void)
  *	at one more the kernel must drop the link (it stops reading our
  *	queue).  Then we come back as a restarted card.
  * A scenario that fails restarts the card too, so the next one starts
- * from a clean session.
+ * from a clean session.  The random traffic waits for the host's request
+ * to our port 2102 (limits-go: it has checked dmesg and its counters).
  */
 #define K_MAX_MSGS	8192	/* SCIF_LINK_MAX_MSGS, link.h */
 #define K_IMPORT_RAMS	4	/* SCIF_LINK_IMPORT_RAMS, link.h */
 #define SC_PORT_IMPORT	2100
 #define SC_PORT_SRC0	2101
+#define SC_PORT_GO	2102	/* the host is done looking: random traffic now */
 #define SC_REC		32	/* bytes of a record between us and limits-host */
 #define SC_INBOX	256
 #define ANY		(~0ULL)
@@ -1756,6 +1758,7 @@ static int sc_parse(const char *list)
 /* Run the scenarios asked for (calm and clean set: no mutations). */
 static void sc_run(void)
 {
+	struct sc_conn c;
 	double t = now();
 
 	sc_note("scenarios:%s%s%s", sc_import ? " import" : "", sc_src0 ? " src0" : "",
@@ -1772,6 +1775,16 @@ static void sc_run(void)
 		sc_result(!sc_restart(), "limits/flood: back as a restarted card, the kernel answers our NODE_UP");
 	}
 	sc_note("scenarios: %d passed, %d failed in %.1f s", sc_passed, sc_failed, now() - t);
+	/*
+	 * The host looks at what its kernel shows of them (dmesg, counters)
+	 * before our random traffic starts: it says when with a request to
+	 * our port 2102, which we refuse.
+	 */
+	if (!sc_accept(&c, SC_PORT_GO, 180, 0))
+		sc_send(SCIF_WIRE_MSG_CONNECT_REJECT, c.kid, c.cid, 0, 0, 0, 0);
+	else
+		sc_note("no request to our port %u within 180 s: the random traffic starts",
+			SC_PORT_GO);
 }
 
 int main(int argc, char **argv)

@@ -67,6 +67,8 @@ if [[ -n $scenarios ]]; then
 fi
 # the drops of the random traffic come after these
 drops_before=$(dmesg | grep -ac 'broke the link protocol')
+# the card waits for this before its random traffic
+[[ -z $scenarios ]] || run_part "$here/build/scif_linkconn" limits-go
 run_part "$here/build/scif_linkconn" fuzz-host "${SCIF_LINK_FUZZ:?run me with link.sh --fuzz-card}"
 check_dmesg ""
 p=$P f=$F

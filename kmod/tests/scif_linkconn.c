@@ -32,6 +32,8 @@
  *                                 LIST (limits: all): the host's side of the
  *                                 scenarios (the card's connections and windows,
  *                                 the flood's link drop), then counters back to 0
+ *   scif_linkconn limits-go       on node 0 after limits-host and its checks:
+ *                                 tell the card to start its random traffic
  *
  * Server ports: 3000 echo; 3001 sends 1000 bytes after the first byte it
  * receives, then closes; 3002 closes 1 s after accepting; 3003 backlog 1,
@@ -1143,6 +1145,24 @@ static void limits_flood(void)
 	result(up, "limits/flood: node 1 came back as a restarted card (%.1f s)", now() - t);
 }
 
+/* The host has looked: the card may start its random traffic (it refuses this request). */
+static int limits_go(void)
+{
+	double end = now() + 60;
+	int fd, r;
+
+	do {
+		fd = ep_open(0);
+		r = fd < 0 ? -errno : ep_connect(fd, 1, 2102, NULL);
+		if (fd >= 0)
+			close(fd);
+	} while (r == -ENODEV && now() < end && !usleep(200000));
+	result(r == -ECONNREFUSED, "limits: the card refused our request to its port 2102: its random traffic starts (%s)",
+	       r ? strerror(-r) : "connected");
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
 static int limits_host(const char *list)
 {
 	int all = !strcmp(list, "limits");
@@ -1172,6 +1192,10 @@ int main(int argc, char **argv)
 		return fuzz_host(atof(argv[2]));
 	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "limits-host"))
 		return limits_host(argc == 3 ? argv[2] : "limits");
+	if (argc == 2 && !strcmp(argv[1], "limits-go")) {
+		alarm(120);
+		return limits_go();
+	}
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "kill-host"))
 		return kill_host(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 4 && !strcmp(argv[1], "kill-card")) {
