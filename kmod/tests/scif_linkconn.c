@@ -928,12 +928,48 @@ static int gone(int node)
 	return !found;
 }
 
+/*
+ * This kernel still works: a local connection on its own node (@port), a
+ * few bytes across.  Return: 0 or nonzero; *@me: the node.
+ */
+static int self_connect(int port, int *me)
+{
+	int lfd = ep_listen(port, 1), fd = ep_open(O_NONBLOCK), r;	/* completes at accept */
+	struct scif_port_id self;
+	char buf[8];
+
+	*me = -1;
+	{
+		uint16_t ids[16], m = 0xffff;
+		struct scifioctl_node_ids req = {
+			.nodes = (uintptr_t)ids, .self = (uintptr_t)&m, .len = 16,
+		};
+
+		if (!ioctl(fd, SCIF_GET_NODEIDS, &req))
+			*me = m;
+	}
+	r = ep_connect(fd, *me, port, &self);
+	if (r == -EINPROGRESS) {
+		int a = ep_accept(lfd, NULL);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		poll(&p, 1, 10000);
+		r = ep_connect(fd, *me, port, &self);
+		r = r || a < 0 || ep_send(fd, "alive", 5) != 5 ||
+		    ep_recv(a, buf, 5) != 5 || memcmp(buf, "alive", 5);
+		if (a >= 0)
+			close(a);
+	}
+	close(fd);
+	close(lfd);
+	return r;
+}
+
 static int fuzz_host(double secs)
 {
 	long tries = 0, connected = 0, refused = 0, other = 0;
 	double end = now() + secs, t;
 	int lfd = ep_listen(3000, 64), fd, r, me;
-	struct scif_port_id self;
 	char buf[256] = "fuzz";
 	pthread_t t_acc;
 
@@ -989,33 +1025,8 @@ static int fuzz_host(double secs)
 	result(rma_counters_zero(20),
 	       "host: windows, pinned_pages, peer_windows, rma_inflight back to 0");
 	/* this kernel still works: a local connection on its own node */
-	lfd = ep_listen(3100, 1);
-	fd = ep_open(O_NONBLOCK);	/* connect completes at accept: below */
-	me = -1;
-	{
-		uint16_t ids[16], m = 0xffff;
-		struct scifioctl_node_ids req = {
-			.nodes = (uintptr_t)ids, .self = (uintptr_t)&m, .len = 16,
-		};
-
-		if (!ioctl(fd, SCIF_GET_NODEIDS, &req))
-			me = m;
-	}
-	r = ep_connect(fd, me, 3100, &self);
-	if (r == -EINPROGRESS) {
-		int a = ep_accept(lfd, NULL);
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-		poll(&p, 1, 10000);
-		r = ep_connect(fd, me, 3100, &self);
-		r = r || a < 0 || ep_send(fd, "alive", 5) != 5 ||
-		    ep_recv(a, buf, 5) != 5 || memcmp(buf, "alive", 5);
-		if (a >= 0)
-			close(a);
-	}
+	r = self_connect(3100, &me);
 	result(r == 0, "this kernel still connects to itself (node %d) after the fuzz", me);
-	close(fd);
-	close(lfd);
 	result(counters_zero(10), "host: counters 0 at the end");
 	result(rma_counters_zero(10), "host: RMA counters 0 at the end");
 	printf("%d passed, %d failed\n", passed, failed);
@@ -1166,7 +1177,7 @@ static int limits_go(void)
 
 static int limits_host(const char *list)
 {
-	int all = !strcmp(list, "limits");
+	int all = !strcmp(list, "limits"), r, me;
 
 	alarm(600);
 	if (all || strstr(list, "import"))
@@ -1178,6 +1189,9 @@ static int limits_host(const char *list)
 	result(counters_zero(20), "limits: host: connections and endpoints back to 0 after the scenarios");
 	result(rma_counters_zero(20),
 	       "limits: host: windows, pinned_pages, peer_windows, rma_inflight back to 0 after the scenarios");
+	r = self_connect(3101, &me);
+	result(r == 0, "limits: this kernel still connects to itself (node %d) after the scenarios", me);
+	result(counters_zero(10), "limits: host: counters 0 again after that");
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
