@@ -30,7 +30,12 @@
  *
  * Usage: link-fuzz --sock FABRIC_SOCKET --self-ram FILE --peer-ram FILE
  *                  [--seconds N] [--seed N] [--calm 1] [--trace 1] [--keep-ids 1]
+ *                  [--scenario limits|flood,import,src0]
  *
+ * --scenario LIST: first, deterministic scenarios that drive the kernel to
+ * its limits against a peer and check its answers (see "the kernel's
+ * limits" below; the host's side is scif_linkconn limits-host); then the
+ * random traffic for --seconds.  Exit status 1 if a scenario failed.
  * --calm 1: keep to the protocol in every incarnation (the kernel must then
  * never drop the link) and leave the fabric before each restart.  --trace 1:
  * the window messages, each way, and the restarts on stderr.  --keep-ids 1:
@@ -42,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1111,6 +1117,695 @@ static void restart(void)
 	ring_host();
 }
 
+/* ---- deterministic scenarios: the kernel's limits (--scenario) ---------- */
+
+/*
+ * Each scenario drives the kernel to one of its limits against a peer,
+ * with otherwise valid protocol, and checks the kernel's answers from here
+ * ("ok - " / "not ok - limits/NAME: ..." lines).  The host's side is
+ * `scif_linkconn limits-host` (kmod/tests/link-fuzz.sh runs it when
+ * SCIF_LINK_FUZZ_SCENARIOS is set): it opens the connections, checks the
+ * debugfs counters and waits out the flood.  They run in this order,
+ * before the random traffic:
+ *  import: on a connection the host opens to our port 2100, windows of as
+ *	many pages as our RAM: 4 are taken (SCIF_LINK_IMPORT_RAMS), the 5th
+ *	and a 1-page one are refused (ENOMEM); a DEL gives its pages back (a
+ *	window fits again, then the budget is full again).  The host checks
+ *	debugfs peer_windows between the steps (records over the connection);
+ *  src0: the host connects to our port 2101 and we leave the request
+ *	unanswered; a WINDOW_ADD, DISCONNECTs and WAKEs with src id 0 naming
+ *	it must leave it alone (the ADD refused with ECONNRESET, the others
+ *	dropped, the link up); then we grant it and bytes go both ways;
+ *  flood: we stop draining the kernel's queue to us and send WINDOW_ADDs
+ *	that name no connection (each answered ECONNRESET): 32 answers fill
+ *	the queue, 8192 more may wait (SCIF_LINK_MAX_MSGS) with the link up;
+ *	at one more the kernel must drop the link (it stops reading our
+ *	queue).  Then we come back as a restarted card.
+ * A scenario that fails restarts the card too, so the next one starts
+ * from a clean session.  The random traffic waits for the host's request
+ * to our port 2102 (limits-go: it has checked dmesg and its counters).
+ */
+#define K_MAX_MSGS	8192	/* SCIF_LINK_MAX_MSGS, link.h */
+#define K_IMPORT_RAMS	4	/* SCIF_LINK_IMPORT_RAMS, link.h */
+#define SC_PORT_IMPORT	2100
+#define SC_PORT_SRC0	2101
+#define SC_PORT_GO	2102	/* the host is done looking: random traffic now */
+#define SC_REC		32	/* bytes of a record between us and limits-host */
+#define SC_INBOX	256
+#define ANY		(~0ULL)
+
+static int sc_flood, sc_import, sc_src0;
+static int sc_passed, sc_failed;
+static struct scif_wire_msg sc_inbox[SC_INBOX];
+static unsigned int sc_nin;
+static long sc_pongs;		/* NODE_UP replies received */
+static int sc_keep_wakes;	/* keep the kernel's WAKEs in sc_inbox (else dropped) */
+static uint32_t sc_next_cid = 5000;
+
+static void __attribute__((format(printf, 2, 3))) sc_result(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s - ", ok ? "ok" : "not ok");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (ok)
+		sc_passed++;
+	else
+		sc_failed++;
+}
+
+static void __attribute__((format(printf, 1, 2))) sc_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Wait up to @secs for room for one message in our queue: 0 or -1. */
+static int sc_room(double secs)
+{
+	volatile struct scif_wire_queue *q = queue(SELF, HOST);
+	double end = now() + secs, rung = 0;
+
+	while (tx_head - le32toh(q->tail) >= SCIF_WIRE_QUEUE_SLOTS) {
+		if (now() > end)
+			return -1;
+		if (now() - rung > 0.01) {
+			ring_host();
+			rung = now();
+		}
+		usleep(100);
+	}
+	return 0;
+}
+
+/* Post one message as it should be, waiting for room; the caller rings. */
+static int sc_post(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+		   uint64_t a4, uint64_t a5, uint16_t flags)
+{
+	if (sc_room(10)) {
+		sc_note("our queue to the kernel stayed full for 10 s (a message of type %u)",
+			type);
+		return -1;
+	}
+	post6(type, a0, a1, a2, a3, a4, a5, flags);
+	return 0;
+}
+
+static int sc_send(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+		   uint64_t a4, uint64_t a5)
+{
+	int r = sc_post(type, a0, a1, a2, a3, a4, a5, 0);
+
+	ring_host();
+	return r;
+}
+
+/* Has the kernel consumed everything we posted, within @secs? */
+static int sc_consumed(double secs)
+{
+	volatile struct scif_wire_queue *q = queue(SELF, HOST);
+	double end = now() + secs, rung = 0;
+
+	while (le32toh(q->tail) != tx_head) {
+		if (now() > end)
+			return 0;
+		if (now() - rung > 0.05) {
+			ring_host();
+			rung = now();
+		}
+		usleep(200);
+	}
+	return 1;
+}
+
+/* Take the kernel's messages into sc_inbox; answer its NODE_UP requests. */
+static void sc_rx(void)
+{
+	volatile struct scif_wire_queue *q = queue(HOST, SELF);
+	struct scif_wire_msg m;
+	uint32_t head;
+
+	fabric_poll(0);
+	head = le32toh(q->head);
+	if (head == rx_tail)
+		return;
+	if (head - rx_tail > SCIF_WIRE_QUEUE_SLOTS) {
+		sc_note("the kernel's head is %u ahead of our tail", head - rx_tail);
+		rx_tail = head - SCIF_WIRE_QUEUE_SLOTS;
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	while (rx_tail != head) {
+		memcpy(&m, slot(q, rx_tail), sizeof(m));
+		rx_tail++;
+		received++;
+		if (trace)
+			fprintf(stderr, "%.4f < %u: %#llx %#llx %#llx %#llx\n", now() - t0,
+				le16toh(m.type), (unsigned long long)le64toh(m.arg[0]),
+				(unsigned long long)le64toh(m.arg[1]),
+				(unsigned long long)le64toh(m.arg[2]),
+				(unsigned long long)le64toh(m.arg[3]));
+		if (le16toh(m.type) == SCIF_WIRE_MSG_NODE_UP) {
+			if (le16toh(m.flags) & SCIF_WIRE_F_WANT_REPLY)
+				sc_post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, 0, 0);
+			else
+				sc_pongs++;
+			continue;
+		}
+		if (le16toh(m.type) == SCIF_WIRE_MSG_WAKE && !sc_keep_wakes)
+			continue;
+		if (sc_nin < SC_INBOX)
+			sc_inbox[sc_nin++] = m;
+		else
+			sc_note("inbox full: a message of type %u dropped", le16toh(m.type));
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	q->tail = htole32(rx_tail);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (le32toh(q->src_waiting))
+		q->src_waiting = 0;
+	ring_host();
+}
+
+static uint64_t arg(const struct scif_wire_msg *m, int i)
+{
+	return le64toh(m->arg[i]);
+}
+
+/*
+ * Wait up to @secs for a message of @type whose args 0..2 are @a0..@a2
+ * (ANY: whatever) and take it out of the inbox (into @out).  0 or -1.
+ */
+static int sc_wait(uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2, double secs,
+		   struct scif_wire_msg *out)
+{
+	double end = now() + secs;
+
+	for (;;) {
+		sc_rx();
+		for (unsigned int i = 0; i < sc_nin; i++) {
+			struct scif_wire_msg *m = &sc_inbox[i];
+
+			if (le16toh(m->type) != type || (a0 != ANY && arg(m, 0) != a0) ||
+			    (a1 != ANY && arg(m, 1) != a1) || (a2 != ANY && arg(m, 2) != a2))
+				continue;
+			if (out)
+				*out = *m;
+			memmove(m, m + 1, (sc_nin - i - 1) * sizeof(*m));
+			sc_nin--;
+			return 0;
+		}
+		if (now() > end)
+			return -1;
+		usleep(500);
+	}
+}
+
+/*
+ * A NODE_UP asking for a reply: once the reply is here the kernel has
+ * handled all we sent before it and still reads our queue (it never
+ * answers a peer whose link it dropped).  0, or -1 after @secs.
+ */
+static int sc_sync(double secs)
+{
+	long before = sc_pongs;
+	double end = now() + secs;
+
+	if (sc_post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, 0, SCIF_WIRE_F_WANT_REPLY))
+		return -1;
+	ring_host();
+	while (sc_pongs == before) {
+		if (now() > end)
+			return -1;
+		sc_rx();
+		usleep(500);
+	}
+	return 0;
+}
+
+/* Come back as a restarted card, up for the kernel again. */
+static int sc_restart(void)
+{
+	restart();
+	calm = 1;
+	sc_nin = 0;
+	if (sc_sync(30)) {
+		sc_note("the kernel did not answer our NODE_UP after the restart");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *sc_msg_name(uint16_t type)
+{
+	static const char *const names[] = {
+		"?", "NODE_UP", "NODE_DOWN", "CONNECT_REQ", "CONNECT_GRANT", "CONNECT_REJECT",
+		"DISCONNECT", "?", "WAKE", "WINDOW_ADD", "WINDOW_ADDED", "WINDOW_DEL",
+		"WINDOW_DELETED", "WINDOW_FREE",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+/* A connection the host opened to one of our ports. */
+struct sc_conn {
+	uint32_t kid, cid;		/* the kernel's id, ours */
+	uint64_t kctl, kdata, kbytes;	/* its receive ring, in its RAM */
+	struct ring our;		/* ours, in our RAM */
+	uint32_t khead, tail;		/* what we wrote into its ring, read from ours */
+};
+
+/* The host's request to @port, within @secs; requests to other ports are refused. */
+static int sc_accept(struct sc_conn *c, unsigned int port, double secs, int grant)
+{
+	double end = now() + secs;
+	struct scif_wire_msg m;
+
+	for (;;) {
+		if (sc_wait(SCIF_WIRE_MSG_CONNECT_REQ, ANY, ANY, ANY, end - now(), &m))
+			return -1;
+		if ((arg(&m, 0) >> 16) == port)
+			break;
+		sc_note("a request to our port %llu: refused",
+			(unsigned long long)(arg(&m, 0) >> 16));
+		sc_send(SCIF_WIRE_MSG_CONNECT_REJECT, arg(&m, 1), sc_next_cid++, 0, 0, 0, 0);
+	}
+	*c = (struct sc_conn){ .kid = (uint32_t)arg(&m, 1), .cid = sc_next_cid++,
+			       .kctl = arg(&m, 2), .kdata = arg(&m, 3), .kbytes = arg(&m, 4) };
+	if (c->kctl < 4096 || c->kctl + 4096 > peer_bytes || c->kdata < 4096 ||
+	    c->kbytes < 4096 || c->kbytes & (c->kbytes - 1) || c->kdata > peer_bytes ||
+	    c->kbytes > peer_bytes - c->kdata) {
+		sc_note("the kernel's ring %#llx %#llx %#llx is not in its RAM",
+			(unsigned long long)c->kctl, (unsigned long long)c->kdata,
+			(unsigned long long)c->kbytes);
+		return -1;
+	}
+	c->our = our_ring();
+	if (grant)
+		return sc_send(SCIF_WIRE_MSG_CONNECT_GRANT, c->kid, c->cid, c->our.ctl,
+			       c->our.data, c->our.bytes, 0);
+	return 0;
+}
+
+/* A record of SC_REC bytes into the kernel's ring; then a WAKE. */
+static int sc_write(struct sc_conn *c, const char *text, double secs)
+{
+	struct scif_wire_ring *wr = (struct scif_wire_ring *)(peer_ram + c->kctl);
+	double end = now() + secs;
+	char rec[SC_REC] = { 0 };
+
+	snprintf(rec, sizeof(rec), "%s", text);
+	while (c->khead + SC_REC - le32toh(__atomic_load_n(&wr->tail, __ATOMIC_ACQUIRE)) >
+	       c->kbytes) {
+		if (now() > end)
+			return -1;
+		sc_rx();
+		usleep(1000);
+	}
+	for (int i = 0; i < SC_REC; i++)
+		peer_ram[c->kdata + ((c->khead + i) & (c->kbytes - 1))] = (uint8_t)rec[i];
+	c->khead += SC_REC;
+	__atomic_store_n(&wr->head, htole32(c->khead), __ATOMIC_RELEASE);
+	return sc_send(SCIF_WIRE_MSG_WAKE, c->kid, c->cid, SCIF_WIRE_WAKE_DATA, 0, 0, 0);
+}
+
+/* A record from our ring, within @secs: 0 or -1. */
+static int sc_read(struct sc_conn *c, char *rec, double secs)
+{
+	struct scif_wire_ring *r = (struct scif_wire_ring *)(self_ram + c->our.ctl);
+	double end = now() + secs;
+
+	while (le32toh(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE)) - c->tail < SC_REC) {
+		if (now() > end)
+			return -1;
+		sc_rx();
+		usleep(1000);
+	}
+	for (int i = 0; i < SC_REC; i++)
+		rec[i] = (char)self_ram[c->our.data + ((c->tail + i) & (c->our.bytes - 1))];
+	rec[SC_REC - 1] = 0;
+	c->tail += SC_REC;
+	__atomic_store_n(&r->tail, htole32(c->tail), __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The host closed: the kernel's DISCONNECT, then ours.  0 or -1. */
+static int sc_close(struct sc_conn *c, double secs)
+{
+	if (sc_wait(SCIF_WIRE_MSG_DISCONNECT, c->cid, c->kid, ANY, secs, NULL))
+		return -1;
+	return sc_send(SCIF_WIRE_MSG_DISCONNECT, c->kid, c->cid, 0, 0, 0, 0);
+}
+
+/*
+ * A page list in our RAM for @nr pages, all of them one page (valid: the
+ * kernel takes a window of more pages than it has reason to believe).
+ */
+static uint64_t sc_list(uint64_t nr)
+{
+	uint64_t nl2 = (nr + SCIF_WIRE_PLIST_PER_PAGE - 1) / SCIF_WIRE_PLIST_PER_PAGE;
+	uint64_t l1 = list_pages((nl2 * 8 + 4095) / 4096), l2 = list_pages(1);
+	uint64_t pg = data_page();
+
+	for (uint64_t i = 0; i < nl2; i++)
+		((uint64_t *)(self_ram + l1))[i] = htole64(l2);
+	for (int j = 0; j < SCIF_WIRE_PLIST_PER_PAGE; j++)
+		((uint64_t *)(self_ram + l2))[j] = htole64(pg);
+	return l1;
+}
+
+/* WINDOW_ADD on @c and its answer: the errno (0 taken), or -1 (no answer). */
+static long sc_add(struct sc_conn *c, uint32_t id, uint64_t off, uint64_t nr)
+{
+	struct scif_wire_msg m;
+
+	if (sc_send(SCIF_WIRE_MSG_WINDOW_ADD, c->kid, c->cid, id, off, nr,
+		    sc_list(nr) | 3))
+		return -1;
+	if (sc_wait(SCIF_WIRE_MSG_WINDOW_ADDED, c->cid, c->kid, id, 30, &m)) {
+		sc_note("no WINDOW_ADDED for our window %u (%llu pages) within 30 s", id,
+			(unsigned long long)nr);
+		return -1;
+	}
+	return (long)arg(&m, 3);
+}
+
+/* WINDOW_DEL of a window the kernel took: DELETED and FREE.  0 or -1. */
+static int sc_del(struct sc_conn *c, uint32_t id)
+{
+	if (sc_send(SCIF_WIRE_MSG_WINDOW_DEL, c->kid, c->cid, id, 0, 0, 0) ||
+	    sc_wait(SCIF_WIRE_MSG_WINDOW_DELETED, c->cid, c->kid, id, 30, NULL) ||
+	    sc_wait(SCIF_WIRE_MSG_WINDOW_FREE, c->cid, c->kid, id, 30, NULL)) {
+		sc_note("no WINDOW_DELETED and WINDOW_FREE for our window %u within 30 s", id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Tell limits-host how many of our windows the kernel should hold; its ack. */
+static int sc_tell(struct sc_conn *c, const char *what)
+{
+	char rec[SC_REC];
+
+	if (sc_write(c, what, 10) || sc_read(c, rec, 60) || strcmp(rec, "ack")) {
+		sc_note("limits-host did not acknowledge '%s'", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int sc_run_import(void)
+{
+	uint64_t ram = le64toh(hdr->node[SELF].aperture_bytes) >> 12, off = 1ULL << 31;
+	uint32_t id = 100, ids[K_IMPORT_RAMS + 4];
+	unsigned int taken = 0, i;
+	struct sc_conn c;
+	char what[SC_REC];
+	long err;
+	int ok;
+
+	if (sc_accept(&c, SC_PORT_IMPORT, 180, 1)) {
+		sc_result(0, "limits/import: limits-host's connection to our port %u (none within 180 s)",
+			  SC_PORT_IMPORT);
+		return -1;
+	}
+	sc_result(1, "limits/import: granted limits-host's connection (our RAM: %llu pages)",
+		  (unsigned long long)ram);
+	/* a window of more pages than our RAM: refused before the budget */
+	err = sc_add(&c, id++, off, ram + 1);
+	sc_result(err == ENOMEM, "limits/import: a window of RAM + 1 pages is refused with ENOMEM (got %ld)",
+		  err);
+	if (err < 0)
+		return -1;
+	/* windows of RAM pages until one is refused: 4 fit */
+	for (i = 0; i < K_IMPORT_RAMS + 2; i++) {
+		err = sc_add(&c, id, off * (2 + i), ram);
+		if (err < 0)
+			return -1;
+		if (err)
+			break;
+		ids[taken++] = id++;
+	}
+	sc_result(taken == K_IMPORT_RAMS && err == ENOMEM,
+		  "limits/import: %u windows of RAM pages are taken, the next is refused with ENOMEM (%u taken, then %ld)",
+		  K_IMPORT_RAMS, taken, err);
+	if (taken != K_IMPORT_RAMS)
+		return -1;
+	err = sc_add(&c, id++, off * 10, 1);
+	sc_result(err == ENOMEM, "limits/import: with the budget full, a 1-page window is refused with ENOMEM too (got %ld)",
+		  err);
+	snprintf(what, sizeof(what), "peer_windows %u", taken);
+	if (sc_tell(&c, what))
+		return -1;
+	/* a DEL gives the pages back: one window of RAM pages fits again, no more */
+	if (sc_del(&c, ids[1]))
+		return -1;
+	err = sc_add(&c, id, off * 3, ram);
+	ok = err == 0;
+	if (!err)
+		ids[1] = id++;
+	else
+		taken--;
+	err = sc_add(&c, id++, off * 11, 1);
+	sc_result(ok && err == ENOMEM,
+		  "limits/import: after a WINDOW_DEL its pages are given back: a window of RAM pages is taken again, then a 1-page one refused (%s, then %ld)",
+		  ok ? "taken" : "refused", err);
+	snprintf(what, sizeof(what), "peer_windows %u", taken);
+	if (sc_tell(&c, what))
+		return -1;
+	for (i = 0; i < K_IMPORT_RAMS; i++)
+		if ((i != 1 || ok) && sc_del(&c, ids[i]))
+			return -1;
+	/* the whole budget is back: 4 windows again */
+	for (i = taken = 0; i < K_IMPORT_RAMS; i++) {
+		err = sc_add(&c, id, off * (2 + i), ram);
+		if (err)
+			break;
+		ids[taken++] = id++;
+	}
+	sc_result(taken == K_IMPORT_RAMS,
+		  "limits/import: once all are deleted the whole budget is back: %u windows of RAM pages taken again (%u)",
+		  K_IMPORT_RAMS, taken);
+	for (i = 0; i < taken; i++)
+		if (sc_del(&c, ids[i]))
+			return -1;
+	if (sc_tell(&c, "peer_windows 0") || sc_write(&c, "done", 10))
+		return -1;
+	ok = !sc_close(&c, 30);
+	sc_result(ok, "limits/import: limits-host closed the connection (DISCONNECT each way)");
+	return ok ? 0 : -1;
+}
+
+static int sc_run_src0(void)
+{
+	struct scif_wire_msg m;
+	struct sc_conn c;
+	uint32_t wid = 900;
+	char rec[SC_REC];
+	int ok, drop;
+
+	if (sc_accept(&c, SC_PORT_SRC0, 60, 0)) {
+		sc_result(0, "limits/src0: limits-host's request to our port %u (none within 60 s)",
+			  SC_PORT_SRC0);
+		return -1;
+	}
+	/* the kernel's request is unanswered: messages with src id 0 name it */
+	sc_keep_wakes = 1;	/* anything about the request, until the grant */
+	sc_send(SCIF_WIRE_MSG_WINDOW_ADD, c.kid, 0, wid, 1ULL << 20, 1, sc_list(1) | 3);
+	ok = !sc_wait(SCIF_WIRE_MSG_WINDOW_ADDED, 0, c.kid, wid, 30, &m);
+	sc_result(ok && arg(&m, 3) == ECONNRESET,
+		  "limits/src0: a WINDOW_ADD with src id 0 naming the kernel's unanswered request %u is refused with ECONNRESET (%s %lld)",
+		  c.kid, ok ? "answered" : "no answer", ok ? (long long)arg(&m, 3) : -1LL);
+	/* then one at a time, each followed by a NODE_UP that must be answered */
+	for (int step = 0; step < 5; step++) {
+		static const struct {
+			uint16_t type;
+			int dst0;	/* dst id 0 (a withdrawal), else the request's */
+			uint64_t a2;
+			const char *what;
+		} steps[] = {
+			{ SCIF_WIRE_MSG_DISCONNECT, 1, 0,
+			  "a withdrawal (DISCONNECT, dst id 0) with src id 0 is dropped" },
+			{ SCIF_WIRE_MSG_DISCONNECT, 0, 0,
+			  "a DISCONNECT with src id 0 naming the request is dropped" },
+			{ SCIF_WIRE_MSG_DISCONNECT, 0, 0,
+			  "a second DISCONNECT with src id 0 naming the request is dropped too" },
+			{ SCIF_WIRE_MSG_WAKE, 0, SCIF_WIRE_WAKE_DATA | SCIF_WIRE_WAKE_SPACE |
+			  SCIF_WIRE_WAKE_RMA,
+			  "a WAKE (DATA|SPACE|RMA) with src id 0 naming the request is dropped" },
+			{ SCIF_WIRE_MSG_WAKE, 0, 0x8,
+			  "a WAKE with src id 0 and an unknown bit is dropped, not a violation: it names no connection" },
+		};
+
+		sc_send(steps[step].type, steps[step].dst0 ? 0 : c.kid, 0, steps[step].a2, 0, 0, 0);
+		drop = sc_sync(30);
+		if (!drop && steps[step].type == SCIF_WIRE_MSG_DISCONNECT) {
+			/* a DISCONNECT of the kernel's would come one grace period after the close */
+			usleep(300000);
+			sc_rx();
+		}
+		ok = !drop && !sc_nin;
+		for (unsigned int i = 0; i < sc_nin; i++)
+			sc_note("the kernel sent %s %#llx %#llx %#llx",
+				sc_msg_name(le16toh(sc_inbox[i].type)),
+				(unsigned long long)arg(&sc_inbox[i], 0),
+				(unsigned long long)arg(&sc_inbox[i], 1),
+				(unsigned long long)arg(&sc_inbox[i], 2));
+		sc_nin = 0;
+		sc_result(ok, "limits/src0: %s (%s)", steps[step].what,
+			  drop ? "the link was dropped: no answer to our NODE_UP" :
+			  ok ? "the link is up, nothing from the kernel about the request" :
+			  "the kernel sent something about the request");
+		if (drop) {
+			sc_keep_wakes = 0;
+			return -1;
+		}
+	}
+	sc_keep_wakes = 0;
+	/* now the request is answered, and the connection works */
+	if (sc_send(SCIF_WIRE_MSG_CONNECT_GRANT, c.kid, c.cid, c.our.ctl, c.our.data,
+		    c.our.bytes, 0))
+		return -1;
+	ok = !sc_read(&c, rec, 30);
+	sc_result(ok && !strcmp(rec, "src0 hello"),
+		  "limits/src0: granted after them, the request is a connection: limits-host's bytes arrived ('%s')",
+		  ok ? rec : "nothing within 30 s");
+	if (!ok || sc_write(&c, "src0 reply", 10))
+		return -1;
+	ok = !sc_close(&c, 30);
+	sc_result(ok, "limits/src0: limits-host closed the connection (DISCONNECT each way)");
+	return ok ? 0 : -1;
+}
+
+static int sc_run_flood(void)
+{
+	volatile struct scif_wire_queue *in = queue(HOST, SELF);
+	const uint32_t held = SCIF_WIRE_QUEUE_SLOTS + K_MAX_MSGS;
+	uint64_t l1 = sc_list(1);
+	uint32_t base, i, n, bad = 0;
+	double t = now();
+	int alive;
+
+	/* start from a quiet link: everything the kernel sent is read */
+	if (sc_sync(30)) {
+		sc_result(0, "limits/flood: the kernel answers our NODE_UP before the flood");
+		return -1;
+	}
+	usleep(200000);
+	sc_rx();
+	if (sc_nin)
+		sc_note("%u messages of the kernel's unread before the flood", sc_nin);
+	sc_nin = 0;
+	base = rx_tail;
+	/* answers: 32 in our queue, then K_MAX_MSGS waiting; we read none */
+	for (i = 1; i <= held; i++) {
+		if (sc_post(SCIF_WIRE_MSG_WINDOW_ADD, 0x7ffffff0, 1, i, 1ULL << 20, 1, l1 | 3, 0))
+			break;
+		if (i % SCIF_WIRE_QUEUE_SLOTS == 0)
+			ring_host();
+	}
+	ring_host();
+	alive = i > held && sc_consumed(30);
+	if (alive) {
+		/* a NODE_UP without the flag: read, and answered by nothing */
+		sc_post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, 0, 0);
+		alive = sc_consumed(30);
+	}
+	sc_result(alive, "limits/flood: with our queue full and %u answers waiting, the kernel still reads our queue (%u of %u ADDs sent, %.1f s)",
+		  K_MAX_MSGS, i - 1, held, now() - t);
+	if (!alive)
+		return -1;
+	/* one answer more than may wait: the link must go */
+	sc_post(SCIF_WIRE_MSG_WINDOW_ADD, 0x7ffffff0, 1, held + 1, 1ULL << 20, 1, l1 | 3, 0);
+	ring_host();
+	if (!sc_consumed(30)) {
+		sc_result(0, "limits/flood: the kernel reads our ADD number %u (not within 30 s)",
+			  held + 1);
+		return -1;
+	}
+	/* read alone (the probe after it is not in its batch), then the drop */
+	usleep(300000);
+	sc_post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, 0, SCIF_WIRE_F_WANT_REPLY);
+	alive = sc_consumed(3);
+	sc_result(!alive, "limits/flood: at %u answers waiting for a card that does not drain its queue, the kernel dropped the link (it stopped reading our queue)",
+		  K_MAX_MSGS + 1);
+	/* what it had posted: the answers to our first 32 ADDs, in order */
+	n = le32toh(in->head) - base;
+	for (i = 0; i < n && i < SCIF_WIRE_QUEUE_SLOTS; i++) {
+		struct scif_wire_msg *m = slot(in, base + i);
+
+		if (le16toh(m->type) != SCIF_WIRE_MSG_WINDOW_ADDED || arg(m, 0) != 1 ||
+		    arg(m, 1) != 0x7ffffff0 || arg(m, 2) != i + 1 || arg(m, 3) != ECONNRESET)
+			bad++;
+	}
+	sc_result(n == SCIF_WIRE_QUEUE_SLOTS && !bad,
+		  "limits/flood: our queue holds the answers to the first %u ADDs (ECONNRESET, in order): %u messages, %u unexpected",
+		  SCIF_WIRE_QUEUE_SLOTS, n, bad);
+	return alive ? -1 : 0;
+}
+
+/* --scenario LIST: the scenarios named (comma-separated; "limits": all). */
+static int sc_parse(const char *list)
+{
+	char buf[256], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "limits"))
+			sc_flood = sc_import = sc_src0 = 1;
+		else if (!strcmp(tok, "flood"))
+			sc_flood = 1;
+		else if (!strcmp(tok, "import"))
+			sc_import = 1;
+		else if (!strcmp(tok, "src0"))
+			sc_src0 = 1;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* Run the scenarios asked for (calm and clean set: no mutations). */
+static void sc_run(void)
+{
+	struct sc_conn c;
+	double t = now();
+
+	sc_note("scenarios:%s%s%s", sc_import ? " import" : "", sc_src0 ? " src0" : "",
+		sc_flood ? " flood" : "");
+	if (sc_sync(30))
+		sc_note("the kernel did not answer our first NODE_UP within 30 s");
+	if (sc_import && sc_run_import())
+		sc_restart();
+	if (sc_src0 && sc_run_src0())
+		sc_restart();
+	/* after a flood, as after every drop: a restarted card */
+	if (sc_flood) {
+		sc_run_flood();
+		sc_result(!sc_restart(), "limits/flood: back as a restarted card, the kernel answers our NODE_UP");
+	}
+	sc_note("scenarios: %d passed, %d failed in %.1f s", sc_passed, sc_failed, now() - t);
+	/*
+	 * The host looks at what its kernel shows of them (dmesg, counters)
+	 * before our random traffic starts: it says when with a request to
+	 * our port 2102, which we refuse.
+	 */
+	if (!sc_accept(&c, SC_PORT_GO, 180, 0))
+		sc_send(SCIF_WIRE_MSG_CONNECT_REJECT, c.kid, c.cid, 0, 0, 0, 0);
+	else
+		sc_note("no request to our port %u within 180 s: the random traffic starts",
+			SC_PORT_GO);
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = NULL, *self_path = NULL, *peer_path = NULL;
@@ -1138,6 +1833,11 @@ int main(int argc, char **argv)
 			trace = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--keep-ids"))
 			keep_ids = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--scenario") && sc_parse(argv[i + 1])) {
+			fprintf(stderr, "link-fuzz: unknown scenario in '%s' (flood, import, src0, limits)\n",
+				argv[i + 1]);
+			return 2;
+		}
 	}
 	rng ^= seed * 0xff51afd7ed558ccdULL;
 	printf("link-fuzz: seed %llu (--seed %llu replays the same choices; timing differs)\n",
@@ -1175,10 +1875,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("link-fuzz: node 0 is up; fuzzing for %.0f s\n", seconds);
+	printf("link-fuzz: node 0 is up; %sfuzzing for %.0f s\n",
+	       sc_flood || sc_import || sc_src0 ? "scenarios, then " : "", seconds);
 	fflush(stdout);
+	if (sc_flood || sc_import || sc_src0)
+		calm = clean = 1;	/* the scenarios keep to the protocol */
 	post(SCIF_WIRE_MSG_NODE_UP, 0, 0, 0, 0, 0, SCIF_WIRE_F_WANT_REPLY);
 	ring_host();
+	if (sc_flood || sc_import || sc_src0) {
+		sc_run();
+		clean = 0;
+		calm = all_calm;
+	}
 	end = now() + seconds;
 	next_restart = now() + 2;
 	while (now() < end) {
@@ -1209,6 +1917,7 @@ int main(int argc, char **argv)
 	       st_add_good, st_add_bad, st_added_ok, st_added_err, st_toctou);
 	printf("link-fuzz: the kernel's windows: %ld ADDs (%ld never answered), %ld bad lists, %ld DELs, %ld FREEs sent\n",
 	       st_host_add, st_host_never, st_host_list_bad, st_host_del, st_host_free);
-	printf("ok - link-fuzz: %.0f s of hostile traffic\n1 passed, 0 failed\n", seconds);
-	return 0;
+	printf("ok - link-fuzz: %.0f s of hostile traffic\n%d passed, %d failed\n", seconds,
+	       sc_passed + 1, sc_failed);
+	return sc_failed != 0;
 }

@@ -8,6 +8,11 @@
 # endpoints, windows, pinned_pages, peer_windows, rma_inflight). This script then checks
 # dmesg itself; run.sh checks it again (WARNING, BUG, KFENCE...), with taint and all the
 # counters. Ends with "N passed, N failed".
+# With SCIF_LINK_FUZZ_SCENARIOS=LIST (link.sh --fuzz-scenarios LIST) the card first runs its
+# deterministic scenarios (link-fuzz --scenario LIST: the kernel's limits against a peer); here
+# scif_linkconn limits-host plays the host's part of them, then this script checks what the
+# kernel shows of them before the random traffic starts: dmesg clean, and the only link drop
+# the flood's (a queue not drained), none if it did not run.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # SCIF_LINK_FUZZ_KPROBE=1: trace every window message the kernel handles and its verdict
@@ -21,21 +26,55 @@ if ((kprobe)); then
     echo 'r:scif_wret scif:scif_link_rma_rx ret=$retval:s32' >>$T/kprobe_events
     echo 1 >$T/events/kprobes/enable
 fi
-out=$("$here/build/scif_linkconn" fuzz-host "${SCIF_LINK_FUZZ:?run me with link.sh --fuzz-card}")
-rc=$?
-printf '%s\n' "$out" | grep -avE '^[0-9]+ passed, [0-9]+ failed$'
-read -r p _ f _ <<<"$(printf '%s\n' "$out" | grep -aE '^[0-9]+ passed, [0-9]+ failed$' | tail -n1 | tr -d ,)"
-p=${p:-0} f=${f:-1}
-((rc == 0)) || ((f > 0)) || f=1
-bad=$(dmesg | grep -E 'BUG|WARNING|KASAN|KFENCE|Oops|general protection|Call Trace' || true)
-if [[ -z $bad ]]; then
-    echo "ok - dmesg has no BUG/WARNING/KASAN/KFENCE lines"; p=$((p + 1))
-else
-    echo "not ok - dmesg has kernel errors:"; printf '%s\n' "$bad" | head -n 20 | sed 's/^/# /'; f=$((f + 1))
+P=0 F=0
+# run_part PROGRAM ARGS...: its result lines; its counts added to P and F
+run_part() {
+    local out rc p f
+    out=$("$@")
+    rc=$?
+    printf '%s\n' "$out" | grep -avE '^[0-9]+ passed, [0-9]+ failed$'
+    read -r p _ f _ <<<"$(printf '%s\n' "$out" | grep -aE '^[0-9]+ passed, [0-9]+ failed$' | tail -n1 | tr -d ,)"
+    p=${p:-0} f=${f:-1}
+    ((rc == 0)) || ((f > 0)) || f=1
+    P=$((P + p)) F=$((F + f))
+}
+# check_dmesg WHEN: no BUG/WARNING... in the kernel log
+check_dmesg() {
+    local bad
+    bad=$(dmesg | grep -E 'BUG|WARNING|KASAN|KFENCE|Oops|general protection|Call Trace' || true)
+    if [[ -z $bad ]]; then
+        echo "ok - ${1}dmesg has no BUG/WARNING/KASAN/KFENCE lines"; P=$((P + 1))
+    else
+        echo "not ok - ${1}dmesg has kernel errors:"; printf '%s\n' "$bad" | head -n 20 | sed 's/^/# /'; F=$((F + 1))
+    fi
+}
+scenarios=${SCIF_LINK_FUZZ_SCENARIOS:-}
+if [[ -n $scenarios ]]; then
+    run_part "$here/build/scif_linkconn" limits-host "$scenarios"
+    check_dmesg "limits: after the scenarios, "
+    drops=$(dmesg | grep -ao 'broke the link protocol ([^)]*)' || true)
+    want="" what="never" tag="limits"
+    if [[ ,$scenarios, == *,limits,* || ,$scenarios, == *,flood,* ]]; then
+        want="broke the link protocol (bad queue or ring index, or a queue not drained)"
+        what="once, for the flood (a queue not drained)" tag="limits/flood"
+    fi
+    if [[ $drops == "$want" ]]; then
+        echo "ok - $tag: dmesg: the scenarios dropped the link $what"; P=$((P + 1))
+    else
+        echo "not ok - $tag: dmesg: the scenarios should have dropped the link $what:"
+        printf '%s\n' "${drops:-(no drop)}" | head -n 10 | sed 's/^/# /'; F=$((F + 1))
+    fi
 fi
+# the drops of the random traffic come after these
+drops_before=$(dmesg | grep -ac 'broke the link protocol')
+# the card waits for this before its random traffic
+[[ -z $scenarios ]] || run_part "$here/build/scif_linkconn" limits-go
+run_part "$here/build/scif_linkconn" fuzz-host "${SCIF_LINK_FUZZ:?run me with link.sh --fuzz-card}"
+check_dmesg ""
+p=$P f=$F
 if [[ ${SCIF_LINK_FUZZ_CALM:-0} == 1 ]]; then
     # the card kept to the protocol (link-fuzz --calm 1): any drop is the kernel's fault
-    drops=$(dmesg | grep -a 'broke the link protocol' || true)
+    drops=$(dmesg | grep -a 'broke the link protocol' | tail -n +$((drops_before + 1)))
     if [[ -z $drops ]]; then
         echo "ok - a card that keeps to the protocol never had its link dropped"; p=$((p + 1))
     else

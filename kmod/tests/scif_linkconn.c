@@ -27,6 +27,13 @@
  *                                 everything (counters incl. windows, pins,
  *                                 peer windows, RMAs) and that local
  *                                 connections work
+ *   scif_linkconn limits-host [LIST]
+ *                                 on node 0 while node 1 is link-fuzz --scenario
+ *                                 LIST (limits: all): the host's side of the
+ *                                 scenarios (the card's connections and windows,
+ *                                 the flood's link drop), then counters back to 0
+ *   scif_linkconn limits-go       on node 0 after limits-host and its checks:
+ *                                 tell the card to start its random traffic
  *
  * Server ports: 3000 echo; 3001 sends 1000 bytes after the first byte it
  * receives, then closes; 3002 closes 1 s after accepting; 3003 backlog 1,
@@ -921,12 +928,48 @@ static int gone(int node)
 	return !found;
 }
 
+/*
+ * This kernel still works: a local connection on its own node (@port), a
+ * few bytes across.  Return: 0 or nonzero; *@me: the node.
+ */
+static int self_connect(int port, int *me)
+{
+	int lfd = ep_listen(port, 1), fd = ep_open(O_NONBLOCK), r;	/* completes at accept */
+	struct scif_port_id self;
+	char buf[8];
+
+	*me = -1;
+	{
+		uint16_t ids[16], m = 0xffff;
+		struct scifioctl_node_ids req = {
+			.nodes = (uintptr_t)ids, .self = (uintptr_t)&m, .len = 16,
+		};
+
+		if (!ioctl(fd, SCIF_GET_NODEIDS, &req))
+			*me = m;
+	}
+	r = ep_connect(fd, *me, port, &self);
+	if (r == -EINPROGRESS) {
+		int a = ep_accept(lfd, NULL);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		poll(&p, 1, 10000);
+		r = ep_connect(fd, *me, port, &self);
+		r = r || a < 0 || ep_send(fd, "alive", 5) != 5 ||
+		    ep_recv(a, buf, 5) != 5 || memcmp(buf, "alive", 5);
+		if (a >= 0)
+			close(a);
+	}
+	close(fd);
+	close(lfd);
+	return r;
+}
+
 static int fuzz_host(double secs)
 {
 	long tries = 0, connected = 0, refused = 0, other = 0;
 	double end = now() + secs, t;
 	int lfd = ep_listen(3000, 64), fd, r, me;
-	struct scif_port_id self;
 	char buf[256] = "fuzz";
 	pthread_t t_acc;
 
@@ -982,35 +1025,173 @@ static int fuzz_host(double secs)
 	result(rma_counters_zero(20),
 	       "host: windows, pinned_pages, peer_windows, rma_inflight back to 0");
 	/* this kernel still works: a local connection on its own node */
-	lfd = ep_listen(3100, 1);
-	fd = ep_open(O_NONBLOCK);	/* connect completes at accept: below */
-	me = -1;
-	{
-		uint16_t ids[16], m = 0xffff;
-		struct scifioctl_node_ids req = {
-			.nodes = (uintptr_t)ids, .self = (uintptr_t)&m, .len = 16,
-		};
-
-		if (!ioctl(fd, SCIF_GET_NODEIDS, &req))
-			me = m;
-	}
-	r = ep_connect(fd, me, 3100, &self);
-	if (r == -EINPROGRESS) {
-		int a = ep_accept(lfd, NULL);
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-		poll(&p, 1, 10000);
-		r = ep_connect(fd, me, 3100, &self);
-		r = r || a < 0 || ep_send(fd, "alive", 5) != 5 ||
-		    ep_recv(a, buf, 5) != 5 || memcmp(buf, "alive", 5);
-		if (a >= 0)
-			close(a);
-	}
+	r = self_connect(3100, &me);
 	result(r == 0, "this kernel still connects to itself (node %d) after the fuzz", me);
-	close(fd);
-	close(lfd);
 	result(counters_zero(10), "host: counters 0 at the end");
 	result(rma_counters_zero(10), "host: RMA counters 0 at the end");
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
+/* ------------------------------------------------------------ limits-host */
+
+/*
+ * The host's side of link-fuzz --scenario (kmod/fabric/link-fuzz.c, "the
+ * kernel's limits"): what this kernel shows of them.  The scenarios' records
+ * are SCIF_REC bytes, a string.
+ */
+#define LIMITS_REC	32
+
+/* Connect to the card's @port; while node 1 is not up (or, @retry, refuses), again. */
+static int limits_connect(int port, double secs, int retry)
+{
+	double end = now() + secs;
+	int fd, r;
+
+	for (;;) {
+		fd = ep_open(0);
+		if (fd < 0)
+			return -1;
+		r = ep_connect(fd, 1, port, NULL);
+		if (!r)
+			return fd;
+		close(fd);
+		if ((r != -ENODEV && (r != -ECONNREFUSED || !retry)) || now() > end) {
+			fprintf(stderr, "# connect to 1:%d: %s\n", port, strerror(-r));
+			return -1;
+		}
+		usleep(200000);
+	}
+}
+
+static int limits_recv(int fd, char *rec)
+{
+	long n = 0, r;
+
+	while (n < LIMITS_REC) {
+		r = ep_recv(fd, rec + n, LIMITS_REC - n);
+		if (r <= 0)
+			return -1;
+		n += r;
+	}
+	rec[LIMITS_REC - 1] = 0;
+	return 0;
+}
+
+static int limits_send(int fd, const char *text)
+{
+	char rec[LIMITS_REC] = { 0 };
+
+	snprintf(rec, sizeof(rec), "%s", text);
+	return ep_send(fd, rec, LIMITS_REC) == LIMITS_REC ? 0 : -1;
+}
+
+/* Wait up to @secs for debugfs @name to read @want. */
+static long counter_is(const char *name, long want, double secs)
+{
+	double end = now() + secs;
+	long v;
+
+	while ((v = counter(name)) != want && now() < end)
+		usleep(50000);
+	return v;
+}
+
+/* The card's windows on a connection it grants: the kernel's count of them. */
+static void limits_import(void)
+{
+	int fd = limits_connect(2100, 180, 1), n, steps = 0;
+	char rec[LIMITS_REC];
+	long v;
+
+	result(fd >= 0, "limits/import: connected to the card's port 2100");
+	if (fd < 0)
+		return;
+	while (!limits_recv(fd, rec)) {
+		if (!strcmp(rec, "done"))
+			break;
+		if (sscanf(rec, "peer_windows %d", &n) != 1) {
+			result(0, "limits/import: a record from the card: '%s'", rec);
+			break;
+		}
+		v = counter_is("peer_windows", n, 5);
+		result(v == n, "limits/import: this kernel holds %d windows of the card's (debugfs peer_windows: %ld)",
+		       n, v);
+		steps++;
+		if (limits_send(fd, "ack"))
+			break;
+	}
+	result(!strcmp(rec, "done") && steps == 3,
+	       "limits/import: the card went through its steps (%d counts checked)", steps);
+	close(fd);
+}
+
+/* A request the card leaves unanswered while it sends messages with src id 0. */
+static void limits_src0(void)
+{
+	int fd = limits_connect(2101, 60, 0);
+	char rec[LIMITS_REC];
+	int ok;
+
+	result(fd >= 0, "limits/src0: the request to the card's port 2101, answered after the card's src-0 messages, connected");
+	if (fd < 0)
+		return;
+	ok = !limits_send(fd, "src0 hello") && !limits_recv(fd, rec) && !strcmp(rec, "src0 reply");
+	result(ok, "limits/src0: bytes both ways on that connection");
+	close(fd);
+}
+
+/* The card floods: node 1 must go down (the link dropped), then come back. */
+static void limits_flood(void)
+{
+	double t = now();
+	int down, up = 0;
+
+	while (!(down = gone(1)) && now() - t < 60)
+		usleep(50000);
+	result(down, "limits/flood: node 1 went down (the kernel dropped the link) %.1f s after the src0 scenario",
+	       now() - t);
+	t = now();
+	while (down && !(up = !gone(1)) && now() - t < 60)
+		usleep(50000);
+	result(up, "limits/flood: node 1 came back as a restarted card (%.1f s)", now() - t);
+}
+
+/* The host has looked: the card may start its random traffic (it refuses this request). */
+static int limits_go(void)
+{
+	double end = now() + 60;
+	int fd, r;
+
+	do {
+		fd = ep_open(0);
+		r = fd < 0 ? -errno : ep_connect(fd, 1, 2102, NULL);
+		if (fd >= 0)
+			close(fd);
+	} while (r == -ENODEV && now() < end && !usleep(200000));
+	result(r == -ECONNREFUSED, "limits: the card refused our request to its port 2102: its random traffic starts (%s)",
+	       r ? strerror(-r) : "connected");
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
+
+static int limits_host(const char *list)
+{
+	int all = !strcmp(list, "limits"), r, me;
+
+	alarm(600);
+	if (all || strstr(list, "import"))
+		limits_import();
+	if (all || strstr(list, "src0"))
+		limits_src0();
+	if (all || strstr(list, "flood"))
+		limits_flood();
+	result(counters_zero(20), "limits: host: connections and endpoints back to 0 after the scenarios");
+	result(rma_counters_zero(20),
+	       "limits: host: windows, pinned_pages, peer_windows, rma_inflight back to 0 after the scenarios");
+	r = self_connect(3101, &me);
+	result(r == 0, "limits: this kernel still connects to itself (node %d) after the scenarios", me);
+	result(counters_zero(10), "limits: host: counters 0 again after that");
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
@@ -1024,6 +1205,12 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "fuzz-host"))
 		return fuzz_host(atof(argv[2]));
+	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "limits-host"))
+		return limits_host(argc == 3 ? argv[2] : "limits");
+	if (argc == 2 && !strcmp(argv[1], "limits-go")) {
+		alarm(120);
+		return limits_go();
+	}
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "kill-host"))
 		return kill_host(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 4 && !strcmp(argv[1], "kill-card")) {

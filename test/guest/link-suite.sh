@@ -4,7 +4,9 @@
 # card 6.12; the mixed pair also kills the card's qemu mid-stream and boots a new card. Last,
 # the Node suite's two-process cases with the peer process in the other guest (host 6.12,
 # card 6.1: test/guest/link-node.sh), the README's demo, and the link fuzzer: a hostile
-# userspace card against each kernel (LINK_FUZZ_SECONDS, default 30).
+# userspace card against each kernel (LINK_FUZZ_SECONDS, default 30), which first runs its
+# deterministic scenarios of the kernel's limits against a peer (link-fuzz --scenario limits:
+# import, src0, flood) in the same boot; each scenario gets a line of its own.
 # Ends with "N passed, N failed" over everything; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,6 +19,30 @@ add() {   # add NAME LOG RC
     (($3 == 0 || f > 0)) || f=$((f + 1))
     P=$((P + p)) F=$((F + f))
     lines+=("link: $1: $p passed, $f failed$( (($3)) && echo " (exit $3)")")
+}
+# add_split NAME LOG RC TAG...: as add, but the result lines "ok - TAG: ..." / "not ok - TAG: ..."
+# of each TAG count on a line of their own ("NAME TAG"), the rest on NAME's. A TAG without any
+# result line (it did not run) counts as one failure; so does a missing summary line.
+add_split() {
+    local name=$1 log=$2 rc=$3 line p=0 f=0 tag tp tf sp=0 sf=0
+    shift 3
+    line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1)
+    [[ -n $line ]] && read -r p _ f _ <<<"${line//,/}"
+    ((rc == 0 || f > 0)) || f=$((f + 1))
+    for tag; do
+        tp=$(grep -acE "^ok - $tag: " "$log") tf=$(grep -acE "^not ok - $tag: " "$log")
+        sp=$((sp + tp)) sf=$((sf + tf))   # in the summary line too: taken out of NAME's
+        if ((tp + tf)); then
+            lines+=("link: $name $tag: $tp passed, $tf failed")
+        else
+            F=$((F + 1)); lines+=("link: $name $tag: 0 passed, 1 failed (it did not run)")
+        fi
+        P=$((P + tp)) F=$((F + tf))
+    done
+    p=$((p > sp ? p - sp : 0)) f=$((f > sf ? f - sf : 0))
+    [[ -n $line ]] || ((f > 0)) || f=1
+    P=$((P + p)) F=$((F + f))
+    lines+=("link: $name: $p passed, $f failed$( ((rc)) && echo " (exit $rc)")")
 }
 # the Node test files whose two-process cases run across the link (their peer fixtures,
 # SCIF_NODE=1, run in the other guest: test/remote-child.ts)
@@ -54,13 +80,14 @@ run_demo() {
     add demo "$log" "${PIPESTATUS[0]}"
 }
 run_demo
-# a hostile userspace card (kmod/fabric/link-fuzz) against each kernel
+# a hostile userspace card (kmod/fabric/link-fuzz) against each kernel: its scenarios of the
+# kernel's limits (one line each), then LINK_FUZZ_SECONDS of random traffic, in one boot
 for k in 6.1 6.12; do
     log=$BUILD/suite/link-fuzz-$k.log
     note "=== link fuzz $k"
-    "$GUEST_DIR/link.sh" --prebuilt --timeout 400 --kernel "$k" --fuzz-card "$LINK_FUZZ_SECONDS" -- \
-        bash kmod/tests/link-fuzz.sh 2>&1 | tee "$log"
-    add "fuzz $k" "$log" "${PIPESTATUS[0]}"
+    "$GUEST_DIR/link.sh" --prebuilt --timeout 600 --kernel "$k" --fuzz-card "$LINK_FUZZ_SECONDS" \
+        --fuzz-scenarios limits -- bash kmod/tests/link-fuzz.sh 2>&1 | tee "$log"
+    add_split "fuzz $k" "$log" "${PIPESTATUS[0]}" limits/import limits/src0 limits/flood
 done
 # the Node suite's two-process cases, the peer process in the other kernel
 log=$BUILD/suite/link-node.log

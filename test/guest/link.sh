@@ -6,23 +6,25 @@
 # checks: build warnings, dmesg, taint, debugfs counters, rmmod).
 #
 # Usage: test/guest/link.sh [--kernel K] [--host-kernel K] [--card-kernel K] [--timeout S]
-#                           [--kill-card] [--fuzz-card SECS] [--prebuilt] [--debug-mm] [--env K=V]...
-#                           -- COMMAND [ARGS...]
+#                           [--kill-card] [--fuzz-card SECS] [--fuzz-scenarios LIST] [--prebuilt]
+#                           [--debug-mm] [--env K=V]... -- COMMAND [ARGS...]
 #   --prebuilt: use build/kmod/KVER/scif.ko as built by an earlier run (no W=1 build here).
 #   --kill-card: when the host's command creates $SCIF_LINK_DIR/kill-card, kill the card's
 #   qemu and boot a new card (SCIF_LINK_PHASE=2); the new card's status is the card's status.
 #   --fuzz-card SECS: no card guest; node 1 is kmod/fabric/build/link-fuzz, a hostile
 #   userspace card, for SECS seconds (the host's command sees SCIF_LINK_FUZZ=SECS);
 #   SCIF_LINK_FUZZ_SEED=N replays its choices, SCIF_LINK_FUZZ_ARGS adds options (--calm 1).
+#   --fuzz-scenarios LIST: with --fuzz-card, the card first runs link-fuzz --scenario LIST
+#   (limits, or some of flood,import,src0), the host's command sees SCIF_LINK_FUZZ_SCENARIOS=LIST.
 #   --debug-mm: both kernels with KFENCE on every allocation and slub_debug=FZPU (6.12 only).
 # Exit status: 0 if both sides passed; prints "link: host ... card ..." lines and, when both
 # commands print "N passed, N failed" lines, their sum as the last line.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '8,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-HK=6.1 CK="" TIMEOUT=600 KILL=0 PREBUILT=0 FUZZ=0
+HK=6.1 CK="" TIMEOUT=600 KILL=0 PREBUILT=0 FUZZ=0 SCENARIOS=""
 ENVS=()
 DEBUG_MM=()
 while (($#)); do
@@ -33,6 +35,7 @@ while (($#)); do
         --timeout) TIMEOUT=${2:?}; shift 2 ;;
         --kill-card) KILL=1; shift ;;
         --fuzz-card) FUZZ=${2:?}; ENVS+=(--env "SCIF_LINK_FUZZ=$2"); shift 2 ;;
+        --fuzz-scenarios) SCENARIOS=${2:?}; ENVS+=(--env "SCIF_LINK_FUZZ_SCENARIOS=$2"); shift 2 ;;
         --prebuilt) PREBUILT=1; shift ;;
         --debug-mm) DEBUG_MM=(--kfence --append "slub_debug=FZPU"); shift ;;
         --env) ENVS+=(--env "${2:?}"); shift 2 ;;
@@ -42,6 +45,7 @@ while (($#)); do
     esac
 done
 (($#)) || usage
+[[ -z $SCENARIOS ]] || ((FUZZ)) || die "--fuzz-scenarios needs --fuzz-card SECS"
 CK=${CK:-$HK}
 "$GUEST_DIR/setup.sh" --quiet
 make -s -C "$REPO/kmod/fabric" >/dev/null
@@ -125,7 +129,8 @@ if ((FUZZ)); then
     # node 1 is a hostile userspace card on the fabric, not a guest
     [[ -x $REPO/kmod/fabric/build/link-fuzz ]] || die "kmod/fabric/build/link-fuzz is not built (make -C kmod/fabric)"
     "$REPO/kmod/fabric/build/link-fuzz" --sock "$LDIR/fabric1.sock" --self-ram "$SHM/ram1" \
-        --peer-ram "$SHM/ram0" --seconds "$FUZZ" --seed "${SCIF_LINK_FUZZ_SEED:-$RANDOM}" ${SCIF_LINK_FUZZ_ARGS:-} >"$LDIR/card.log" 2>&1 &
+        --peer-ram "$SHM/ram0" --seconds "$FUZZ" --seed "${SCIF_LINK_FUZZ_SEED:-$RANDOM}" \
+        ${SCENARIOS:+--scenario "$SCENARIOS"} ${SCIF_LINK_FUZZ_ARGS:-} >"$LDIR/card.log" 2>&1 &
 else
     start_node 1 "$CK" 1 "$LDIR/card.log" "$@" &
 fi
