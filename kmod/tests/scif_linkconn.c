@@ -1101,7 +1101,7 @@ static long counter_is(const char *name, long want, double secs)
 static void limits_import(void)
 {
 	int fd = limits_connect(2100, 180, 1), n, steps = 0;
-	char rec[LIMITS_REC];
+	char rec[LIMITS_REC] = "";	/* read below even if no record came */
 	long v;
 
 	result(fd >= 0, "limits/import: connected to the card's port 2100");
