@@ -123,6 +123,11 @@ export interface FixtureOptions {
   env?: Record<string, string>;
   /** Run the child as uid/gid 65534 (nobody). */
   nobody?: boolean;
+  /**
+   * A command (and its arguments) the child runs under: `wrap... node fixture args...`. A
+   * peer fixture on a SCIF link runs in the other kernel, as always, and without it.
+   */
+  wrap?: string[];
 }
 
 export const NOBODY = 65534;
@@ -155,9 +160,8 @@ export function fixture(name: string, args: string[] = [], opts: FixtureOptions 
   }
   // On a SCIF link the peer process (SCIF_NODE=1: "the other node") runs in the other guest.
   const remote = !!LINK_AGENT && opts.env?.SCIF_NODE === '1' && !opts.nobody;
-  const child = remote
-    ? spawnRemote(name, args, opts.env ?? {})
-    : spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', name), ...args], spawnOpts);
+  const command = [...(opts.wrap ?? []), process.execPath, path.join(ROOT, 'test', 'fixtures', name), ...args];
+  const child = remote ? spawnRemote(name, args, opts.env ?? {}) : spawn(command[0], command.slice(1), spawnOpts);
   running.add(child);
   child.on('exit', () => running.delete(child));
   let stdout = '';

@@ -1,9 +1,13 @@
 // Bulk streams: two processes on two nodes stream in both directions at once,
 // and many concurrent connections echo through one server.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bound, killFixtures, NODE0, NODE1, fixture, GUEST, listen, once, scif, STREAM_BYTES, within, type Socket } from './helpers';
+import { bound, killFixtures, NODE0, NODE1, fixture, GUEST, listen, once, ROOT, scif, STREAM_BYTES, within, type Socket } from './helpers';
 
 afterEach(killFixtures);
 
@@ -79,6 +83,45 @@ describe('streams', () => {
       const [se, ce] = await within(Promise.all([server.done, client.done]), bound(60_000), 'stream peers exit');
       expect(se.code).toBe(0);
       expect(ce.code).toBe(0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  }, SLOW);
+
+  // A reader that may not read the writer's memory (process_vm_readv
+  // refused, as under Docker's default seccomp profile or Yama ptrace_scope
+  // 2): the user provider's posted writes are refused and go through the
+  // socket instead; nothing is lost either way. test/fixtures/no-pvm.c (a
+  // seccomp filter) runs the client so; the server may still read the
+  // client's memory, so one direction is posted and the other refused. The
+  // kernel provider copies in the kernel and is unaffected (and on a SCIF
+  // link the client runs in the other kernel, unwrapped).
+  it(`a client that may not read or write other processes' memory streams ${STREAM_BYTES / 2 ** 20} MiB each way at once; SHA-256s match`, async () => {
+    const noPvm = path.join(mkdtempSync(path.join(tmpdir(), 'scif-no-pvm-')), 'no-pvm');
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', noPvm, path.join(ROOT, 'test', 'fixtures', 'no-pvm.c')]);
+    const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0' } });
+    try {
+      const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
+      const client = fixture('stream-peer.js', ['client', String(STREAM_BYTES), String(listening.node), String(listening.port)], {
+        env: { SCIF_NODE: '1' },
+        wrap: [noPvm],
+      });
+      const limit = bound(300_000);
+      const [s, c] = await Promise.all([
+        server.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
+        client.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
+      ]);
+      expect(s).toHaveProperty('result');
+      expect(c).toHaveProperty('result');
+      expect(c.result.received).toBe(STREAM_BYTES);
+      expect(s.result.received).toBe(STREAM_BYTES);
+      expect(c.result.recvHash).toBe(s.result.sentHash);
+      expect(s.result.recvHash).toBe(c.result.sentHash);
+      expect(c.result.hadError).toBe(false);
+      const [se, ce] = await within(Promise.all([server.done, client.done]), bound(60_000), 'stream peers exit');
+      expect(ce.stderr).toBe('');
+      expect(ce.code).toBe(0);
+      expect(se.code).toBe(0);
     } finally {
       server.child.kill('SIGKILL');
     }
