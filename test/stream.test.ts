@@ -36,25 +36,44 @@ interface PeerResult {
   nodeIds: { self: number; nodes: number[] };
 }
 
+type Fixture = ReturnType<typeof fixture>;
+
+/**
+ * Runs test/fixtures/stream-peer.js as a server (node 0) and a client (node 1)
+ * that stream STREAM_BYTES each way at once, and resolves to both results
+ * once both have one (|body| runs with them; the server is killed after).
+ */
+async function streamPair(
+  serverEnv: Record<string, string>,
+  clientOpts: { env: Record<string, string>; wrap?: string[] },
+  body: (r: { sr: PeerResult; cr: PeerResult; port: number; server: Fixture; client: Fixture }) => Promise<void>,
+): Promise<void> {
+  const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0', ...serverEnv } });
+  try {
+    const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
+    expect(listening.node).toBe(NODE0);
+    const client = fixture('stream-peer.js', ['client', String(STREAM_BYTES), String(listening.node), String(listening.port)], {
+      ...clientOpts,
+      env: { SCIF_NODE: '1', ...clientOpts.env },
+    });
+    const limit = bound(300_000);
+    const [s, c] = await Promise.all([
+      server.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
+      client.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
+    ]);
+    expect(s).toHaveProperty('result');
+    expect(c).toHaveProperty('result');
+    await body({ sr: s.result, cr: c.result, port: listening.port, server, client });
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+}
+
 describe('streams', () => {
   // SCIF_SEGMENTS=on: every 1 MiB write is posted and copied once, out of
   // the writer's memory (user provider); off: through the socket.
   it.each(['off', 'on'] as const)(`two processes on nodes 0 and 1 stream ${STREAM_BYTES / 2 ** 20} MiB each way at once; SHA-256s match (SCIF_SEGMENTS=%s)`, async (segments) => {
-    const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0', SCIF_SEGMENTS: segments } });
-    try {
-      const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
-      expect(listening.node).toBe(NODE0);
-      const client = fixture('stream-peer.js', ['client', String(STREAM_BYTES), String(listening.node), String(listening.port)], {
-        env: { SCIF_NODE: '1', SCIF_SEGMENTS: segments },
-      });
-      const limit = bound(300_000);
-      const [s, c] = await Promise.all([
-        server.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
-        client.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
-      ]);
-      expect(s).toHaveProperty('result');
-      expect(c).toHaveProperty('result');
-      const [sr, cr] = [s.result, c.result];
+    await streamPair({ SCIF_SEGMENTS: segments }, { env: { SCIF_SEGMENTS: segments } }, async ({ sr, cr, port, server, client }) => {
       // Each direction arrived intact.
       expect(sr.received).toBe(STREAM_BYTES);
       expect(cr.received).toBe(STREAM_BYTES);
@@ -72,20 +91,18 @@ describe('streams', () => {
       expect(sr.nodeIds.self).toBe(NODE0);
       expect(cr.nodeIds.self).toBe(NODE1);
       expect(sr.localNode).toBe(NODE0);
-      expect(sr.localPort).toBe(listening.port);
-      expect(sr.address).toEqual({ node: NODE0, port: listening.port });
+      expect(sr.localPort).toBe(port);
+      expect(sr.address).toEqual({ node: NODE0, port });
       expect(sr.remoteNode).toBe(NODE1);
       expect(cr.localNode).toBe(NODE1);
       expect(cr.remoteNode).toBe(NODE0);
-      expect(cr.remotePort).toBe(listening.port);
+      expect(cr.remotePort).toBe(port);
       expect(cr.address).toEqual({ node: NODE1, port: cr.localPort });
       expect(sr.remotePort).toBe(cr.localPort);
       const [se, ce] = await within(Promise.all([server.done, client.done]), bound(60_000), 'stream peers exit');
       expect(se.code).toBe(0);
       expect(ce.code).toBe(0);
-    } finally {
-      server.child.kill('SIGKILL');
-    }
+    });
   }, SLOW);
 
   // A reader that may not read the writer's memory (process_vm_readv
@@ -99,32 +116,17 @@ describe('streams', () => {
   it(`a client that may not read or write other processes' memory streams ${STREAM_BYTES / 2 ** 20} MiB each way at once; SHA-256s match`, async () => {
     const noPvm = path.join(mkdtempSync(path.join(tmpdir(), 'scif-no-pvm-')), 'no-pvm');
     execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', noPvm, path.join(ROOT, 'test', 'fixtures', 'no-pvm.c')]);
-    const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0' } });
-    try {
-      const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
-      const client = fixture('stream-peer.js', ['client', String(STREAM_BYTES), String(listening.node), String(listening.port)], {
-        env: { SCIF_NODE: '1' },
-        wrap: [noPvm],
-      });
-      const limit = bound(300_000);
-      const [s, c] = await Promise.all([
-        server.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
-        client.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
-      ]);
-      expect(s).toHaveProperty('result');
-      expect(c).toHaveProperty('result');
-      expect(c.result.received).toBe(STREAM_BYTES);
-      expect(s.result.received).toBe(STREAM_BYTES);
-      expect(c.result.recvHash).toBe(s.result.sentHash);
-      expect(s.result.recvHash).toBe(c.result.sentHash);
-      expect(c.result.hadError).toBe(false);
+    await streamPair({}, { env: {}, wrap: [noPvm] }, async ({ sr: s, cr: c, server, client }) => {
+      expect(c.received).toBe(STREAM_BYTES);
+      expect(s.received).toBe(STREAM_BYTES);
+      expect(c.recvHash).toBe(s.sentHash);
+      expect(s.recvHash).toBe(c.sentHash);
+      expect(c.hadError).toBe(false);
       const [se, ce] = await within(Promise.all([server.done, client.done]), bound(60_000), 'stream peers exit');
       expect(ce.stderr).toBe('');
       expect(ce.code).toBe(0);
       expect(se.code).toBe(0);
-    } finally {
-      server.child.kill('SIGKILL');
-    }
+    });
   }, SLOW);
 
   // The user provider sends small writes through shared memory where both
