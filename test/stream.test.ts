@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bound, killFixtures, NODE0, NODE1, fixture, GUEST, listen, once, ROOT, scif, STREAM_BYTES, within, type Socket } from './helpers';
+import { bound, killFixtures, NODE0, NODE1, fixture, GUEST, listen, once, ROOT, scif, STREAM_BYTES, within, type Fixture, type FixtureOptions, type Socket } from './helpers';
 
 afterEach(killFixtures);
 
@@ -36,16 +36,14 @@ interface PeerResult {
   nodeIds: { self: number; nodes: number[] };
 }
 
-type Fixture = ReturnType<typeof fixture>;
-
 /**
  * Runs test/fixtures/stream-peer.js as a server (node 0) and a client (node 1)
- * that stream STREAM_BYTES each way at once, and resolves to both results
- * once both have one (|body| runs with them; the server is killed after).
+ * that stream STREAM_BYTES each way at once, waits for both results and runs
+ * |body| with them; the server is killed after, whatever |body| did.
  */
 async function streamPair(
   serverEnv: Record<string, string>,
-  clientOpts: { env: Record<string, string>; wrap?: string[] },
+  clientOpts: FixtureOptions,
   body: (r: { sr: PeerResult; cr: PeerResult; port: number; server: Fixture; client: Fixture }) => Promise<void>,
 ): Promise<void> {
   const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0', ...serverEnv } });
@@ -116,7 +114,7 @@ describe('streams', () => {
   it(`a client that may not read or write other processes' memory streams ${STREAM_BYTES / 2 ** 20} MiB each way at once; SHA-256s match`, async () => {
     const noPvm = path.join(mkdtempSync(path.join(tmpdir(), 'scif-no-pvm-')), 'no-pvm');
     execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', noPvm, path.join(ROOT, 'test', 'fixtures', 'no-pvm.c')]);
-    await streamPair({}, { env: {}, wrap: [noPvm] }, async ({ sr: s, cr: c, server, client }) => {
+    await streamPair({}, { wrap: [noPvm] }, async ({ sr: s, cr: c, server, client }) => {
       expect(c.received).toBe(STREAM_BYTES);
       expect(s.received).toBe(STREAM_BYTES);
       expect(c.recvHash).toBe(s.sentHash);
