@@ -85,10 +85,13 @@ if [ "$scif_module" = 1 ]; then
     insmod "$KO" "nodes=${scif_nodes:-2}" || guest_error "insmod scif.ko nodes=${scif_nodes:-2} failed"
 fi
 
+# the guest's own clock around the command: run.sh compares it with the host's
+cut -d' ' -f1 /proc/uptime >"$RUN/uptime.start"
 echo "@@GUEST-START@@"
 chroot "$ROOT" /usr/bin/env -i /bin/bash "$scif_repo/build/guest/runs/$scif_run/cmd.sh" </dev/null
 rc=$?
 echo "@@GUEST-EXIT=$rc@@"
+cut -d' ' -f1 /proc/uptime >"$RUN/uptime.exit"
 
 # Anything the command left behind (daemons, children) is killed before the leak checks.
 ps -o pid,args | awk 'NR > 1 && $1 != 1 && $2 !~ /^\[/ && $0 !~ /sh \/init$/' >"$RUN/stragglers.txt"

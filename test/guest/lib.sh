@@ -98,3 +98,23 @@ per_kernel_suite() {
     echo "$total_p passed, $total_f failed"
     ((total_f == 0))
 }
+
+# The host's TSC rate in kHz (test/guest/tsc-khz.c), measured once per host boot and cached in
+# build/guest/tsc-khz.txt; the helper is rebuilt when its source changes.
+host_tsc_khz() {
+    local src="$GUEST_DIR/tsc-khz.c" bin="$BUILD/tsc-khz" cache="$BUILD/tsc-khz.txt" boot khz
+    boot=$(cat /proc/sys/kernel/random/boot_id)
+    mkdir -p "$BUILD"
+    if [[ -f $cache && $(sed -n 1p "$cache") == "$boot" && $cache -nt $src ]]; then
+        sed -n 2p "$cache"
+        return
+    fi
+    if [[ ! -x $bin || $src -nt $bin ]]; then
+        gcc -O2 -Wall -Wextra -Werror -o "$bin.$$" "$src" || die "cannot build $src"
+        mv "$bin.$$" "$bin"
+    fi
+    khz=$("$bin") || die "cannot measure the host's TSC rate ($bin): the guests' clocks would be calibrated against the emulated PIT"
+    [[ $khz =~ ^[0-9]+$ ]] || die "tsc-khz printed '$khz', not a number of kHz"
+    printf '%s\n%s\n' "$boot" "$khz" >"$cache.$$" && mv "$cache.$$" "$cache"
+    echo "$khz"
+}

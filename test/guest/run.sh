@@ -145,6 +145,12 @@ APPEND="console=ttyS0 panic=-1 quiet loglevel=3 log_buf_len=16M"
 # flips the sched_clock_stable static key with text_poke_bp(), whose int3 window a multi-threaded
 # TCG guest can hit on another vCPU ("Oops: int3" in sched_clock_cpu; seen once in kmod-suite).
 APPEND+=" tsc=reliable"
+# tsc_early_khz: the guest's TSC is the host's (TCG returns the host's rdtsc), but the guest
+# calibrates it against the emulated PIT, which a busy host makes read wrong: once it took
+# 141.8 MHz for 2793 MHz ("PIT calibration deviates from HPET") and the guest's clock ran 20x
+# fast, so a 1 s wait measured 20 s. The host's own rate, measured, skips that calibration.
+TSC_KHZ=$(host_tsc_khz)
+APPEND+=" tsc_early_khz=$TSC_KHZ"
 APPEND+=" scif_repo=$REPO scif_run=$RUNID scif_module=$MODULE scif_nodes=$NODES scif_repo_cache=$CACHE"
 ((KFENCE)) && APPEND+=" kfence.sample_interval=1"
 APPEND+="${EXTRA_APPEND:-}"
@@ -200,6 +206,8 @@ TIMES="total $(secs "$T0" "$T1")s"
 [[ -n ${BUILD_SECS:-} ]] && TIMES="module build ${BUILD_SECS}s, $TIMES"
 [[ -f $RUN/t.start ]] && TIMES+=", boot $(secs "$T0" "$(cat "$RUN/t.start")")s"
 [[ -f $RUN/t.start && -f $RUN/t.exit ]] && TIMES+=", command $(secs "$(cat "$RUN/t.start")" "$(cat "$RUN/t.exit")")s"
+[[ -f $RUN/uptime.start && -f $RUN/uptime.exit ]] &&
+    TIMES+=" (guest clock $(secs "$(cat "$RUN/uptime.start")" "$(cat "$RUN/uptime.exit")")s)"
 
 # --- verdict ---------------------------------------------------------------------------------
 # debugfs files that are not leak counters (the module's node count)
@@ -222,6 +230,22 @@ if [[ -z $RC ]]; then
     RC=""
 elif ! grep -qx '@@GUEST-DONE@@' "$RUN/console.log"; then
     problem "the guest did not finish its post-command checks (hung or crashed after the command)"
+fi
+
+# The guest's clock against the host's over the command: a guest whose TSC was calibrated wrong
+# runs its clock fast or slow, and every time bound inside it (poll timeouts, test deadlines)
+# is off by as much. Checked once either clock passes 2 s (shorter ones are mostly noise).
+if [[ -f $RUN/t.start && -f $RUN/t.exit && -f $RUN/uptime.start && -f $RUN/uptime.exit ]]; then
+    clock=$(awk -v hs="$(cat "$RUN/t.start")" -v he="$(cat "$RUN/t.exit")" \
+                -v gs="$(cat "$RUN/uptime.start")" -v ge="$(cat "$RUN/uptime.exit")" \
+        'BEGIN { h = he - hs; g = ge - gs; if (h < 2 && g < 2) exit; r = g / h;
+                 if (r > 2 || r < 0.5) printf "%.2f %.1f %.1f", r, g, h }')
+    if [[ -n $clock ]]; then
+        read -r ratio gsec hsec <<<"$clock"
+        problem "the guest's clock ran ${ratio}x the host's over the command (${gsec} s guest, ${hsec} s host): its time bounds meant nothing; dmesg: $(grep -m3 -E 'tsc:' "$RUN/dmesg.txt" 2>/dev/null | tr '\n' ' ')"
+    fi
+elif [[ -f $RUN/t.exit ]]; then
+    problem "the guest recorded no clock readings around the command (uptime.start/uptime.exit missing)"
 fi
 
 if [[ -f $RUN/dmesg.txt ]]; then
