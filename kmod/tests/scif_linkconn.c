@@ -965,11 +965,32 @@ static int self_connect(int port, int *me)
 	return r;
 }
 
+/**
+ * after_hostile() - the host's checks once a hostile card is done with it
+ * @what: what the card did, for the messages ("the fuzz")
+ * @port: a free local port for the self-connect
+ *
+ * Every connection, endpoint and RMA counter comes back to 0, the kernel
+ * still connects to itself, and that connection leaves nothing behind.
+ */
+static void after_hostile(const char *what, int port)
+{
+	int r, me;
+
+	result(counters_zero(20), "host: connections and endpoints back to 0 after %s", what);
+	result(rma_counters_zero(20),
+	       "host: windows, pinned_pages, peer_windows, rma_inflight back to 0 after %s", what);
+	r = self_connect(port, &me);
+	result(r == 0, "this kernel still connects to itself (node %d) after %s", me, what);
+	result(counters_zero(10), "host: counters 0 again after that");
+	result(rma_counters_zero(10), "host: RMA counters 0 again after that");
+}
+
 static int fuzz_host(double secs)
 {
 	long tries = 0, connected = 0, refused = 0, other = 0;
 	double end = now() + secs, t;
-	int lfd = ep_listen(3000, 64), fd, r, me;
+	int lfd = ep_listen(3000, 64), fd, r;
 	char buf[256] = "fuzz";
 	pthread_t t_acc;
 
@@ -1021,14 +1042,7 @@ static int fuzz_host(double secs)
 	while (!gone(1) && now() - t < 60)
 		usleep(100000);
 	result(gone(1), "node 1 left after the fuzzer's goodbye");
-	result(counters_zero(20), "host: counters back to 0 after the hostile card");
-	result(rma_counters_zero(20),
-	       "host: windows, pinned_pages, peer_windows, rma_inflight back to 0");
-	/* this kernel still works: a local connection on its own node */
-	r = self_connect(3100, &me);
-	result(r == 0, "this kernel still connects to itself (node %d) after the fuzz", me);
-	result(counters_zero(10), "host: counters 0 at the end");
-	result(rma_counters_zero(10), "host: RMA counters 0 at the end");
+	after_hostile("the fuzz", 3100);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
@@ -1177,7 +1191,7 @@ static int limits_go(void)
 
 static int limits_host(const char *list)
 {
-	int all = !strcmp(list, "limits"), r, me;
+	int all = !strcmp(list, "limits");
 
 	alarm(600);
 	if (all || strstr(list, "import"))
@@ -1186,12 +1200,7 @@ static int limits_host(const char *list)
 		limits_src0();
 	if (all || strstr(list, "flood"))
 		limits_flood();
-	result(counters_zero(20), "limits: host: connections and endpoints back to 0 after the scenarios");
-	result(rma_counters_zero(20),
-	       "limits: host: windows, pinned_pages, peer_windows, rma_inflight back to 0 after the scenarios");
-	r = self_connect(3101, &me);
-	result(r == 0, "limits: this kernel still connects to itself (node %d) after the scenarios", me);
-	result(counters_zero(10), "limits: host: counters 0 again after that");
+	after_hostile("the limits scenarios", 3101);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
