@@ -500,8 +500,12 @@ static int kill_card(int node)
 {
 	uint8_t *buf = palloc(BIG);
 	long mine, theirs;
-	int fd = connect_server(node, 3101);
+	double end = now() + 60;
+	int fd;
 
+	/* the host starts its side once it is done with the last phase: it may not listen yet */
+	while ((fd = connect_server(node, 3101)) < 0 && now() < end)
+		usleep(200000);
 	REQUIRE(fd >= 0);
 	mine = reg(fd, buf, BIG, 0, SCIF_PROT_READ | SCIF_PROT_WRITE, 0);
 	REQUIRE(mine >= 0);
