@@ -46,6 +46,8 @@ export interface NativeBinding {
   /** Recycled read memory (native/read_slabs.h): a Buffer of `size` bytes, or undefined. */
   readSlab(size: number): Buffer | undefined;
   readSlabStats(): ReadSlabStats;
+  /** Bytes of shared copies (native/user_stream.h) on this thread's endpoints, open and closed. */
+  helpedBytes(): number;
 }
 
 export interface ReadSlabStats {

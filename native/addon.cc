@@ -147,6 +147,17 @@ Napi::Value ReadSlabStats(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// helpedBytes() -> bytes of shared copies (user_stream.h) on this
+// environment's endpoints, closed and open: copied by writers for our
+// reads, and by us for our readers.
+Napi::Value HelpedBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  uint64_t n = data->helped_bytes;
+  for (Endpoint* e : data->endpoints) n += e->HelpedBytes();
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -165,6 +176,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setBusyPoll", Napi::Function::New(env, SetBusyPoll));
   exports.Set("readSlab", Napi::Function::New(env, ReadSlab));
   exports.Set("readSlabStats", Napi::Function::New(env, ReadSlabStats));
+  exports.Set("helpedBytes", Napi::Function::New(env, HelpedBytes));
   return exports;
 }
 

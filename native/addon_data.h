@@ -25,6 +25,11 @@ struct AddonData {
   // Those that read from a lane (user_stream.h): BusyPoll looks at their
   // rings each turn.
   std::unordered_set<Endpoint*> lane_readers;
+  // Those with a posted write out while the loop spins: a reader may ask
+  // for a shared copy (user_stream.h), served by BusyPoll each turn.
+  std::unordered_set<Endpoint*> helpers;
+  // Bytes of shared copies, of endpoints closed so far (helpedBytes()).
+  uint64_t helped_bytes = 0;
   // Live mappings (peer windows, shareable memory), released at teardown.
   std::unordered_set<Mapping*> mappings;
   // uv handles that have not yet finished closing. Environment teardown
@@ -48,6 +53,10 @@ struct AddonData {
   // lanes' writers whether we spin.
   void PollLanes();
   void SetLanesSpinning(bool spinning);
+  // BusyPoll: serves the shared copies readers ask for (each turn), and
+  // tells them whether we spin.
+  void ServeHelp();
+  void SetHelpersSpinning(bool spinning);
 };
 
 }  // namespace scif

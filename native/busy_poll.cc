@@ -28,15 +28,18 @@ void BusyPoll::Arm(uint32_t window_us) {
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&handle_->idle))) {
     uv_idle_start(&handle_->idle, OnIdle);
     handle_->data->SetLanesSpinning(true);  // lane writers need not ring
+    handle_->data->SetHelpersSpinning(true);  // readers may ask for help
   }
 }
 
 void BusyPoll::OnIdle(uv_idle_t* idle) {
   auto* h = static_cast<Handle*>(idle->data);
   h->data->PollLanes();  // bytes in shared memory: no fd says so
+  h->data->ServeHelp();  // requests in shared memory, likewise
   if (uv_hrtime() >= h->deadline) {
     uv_idle_stop(idle);  // the loop may sleep again
     h->data->SetLanesSpinning(false);  // from now on, lane writers ring
+    h->data->SetHelpersSpinning(false);  // and readers copy alone
     return;
   }
   sched_yield();
@@ -52,7 +55,10 @@ void BusyPoll::Close() {
   bool spinning = Active();
   handle_ = nullptr;
   uv_idle_stop(&h->idle);
-  if (spinning && !h->data->tearing_down) h->data->SetLanesSpinning(false);
+  if (spinning && !h->data->tearing_down) {
+    h->data->SetLanesSpinning(false);
+    h->data->SetHelpersSpinning(false);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&h->idle), OnClose);
 }
 

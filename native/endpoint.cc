@@ -140,6 +140,22 @@ void AddonData::SetLanesSpinning(bool spinning) {
   for (Endpoint* e : lane_readers) e->SetSpinning(spinning);
 }
 
+void AddonData::ServeHelp() {
+  for (Endpoint* e : helpers) e->Help();  // no JS runs in there
+}
+
+void AddonData::SetHelpersSpinning(bool spinning) {
+  for (Endpoint* e : helpers) e->SetHelping(spinning);
+}
+
+void Endpoint::Help() {
+  if (ep_) ep_->Help();
+}
+
+void Endpoint::SetHelping(bool spinning) {
+  if (ep_) ep_->SetHelping(spinning);
+}
+
 Napi::Value Endpoint::Wrap(Napi::Env env, AddonData* data,
                            std::unique_ptr<ProviderEndpoint> ep) {
   auto ext = Napi::External<ProviderEndpoint>::New(env, ep.release());
@@ -148,7 +164,11 @@ Napi::Value Endpoint::Wrap(Napi::Env env, AddonData* data,
 }
 
 void Endpoint::CloseNow() {
-  if (data_ != nullptr) data_->lane_readers.erase(this);
+  if (data_ != nullptr) {
+    data_->lane_readers.erase(this);
+    data_->helpers.erase(this);
+    if (ep_) data_->helped_bytes += ep_->HelpedBytes();
+  }
   poller_.reset();  // stop + uv_close before the fd goes
   wait_poller_.reset();
   bell_poller_.reset();
@@ -273,6 +293,14 @@ long Endpoint::AfterSend(Napi::Env env, long sent) {
       data_->ArmBusyPoll(env, kWriteWaitPollUs);
     else if (sent > 0)
       data_->ArmBusyPoll(env);
+  }
+  // A write waits while we spin: its reader may ask us to copy a part.
+  bool helps = waits && data_->busy_poll != nullptr && data_->busy_poll->Active();
+  if (helps) {
+    data_->helpers.insert(this);
+    ep_->SetHelping(true);
+  } else if (data_->helpers.erase(this) != 0) {
+    ep_->SetHelping(false);
   }
   return sent;
 }

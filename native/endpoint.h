@@ -35,6 +35,10 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   bool LaneReady() const;
   void DispatchLane();
   void SetSpinning(bool spinning);
+  // A shared copy, for BusyPoll (user_stream.h).
+  void Help();
+  void SetHelping(bool spinning);
+  uint64_t HelpedBytes() const { return ep_ ? ep_->HelpedBytes() : 0; }
 
  private:
   Napi::Value Bind(const Napi::CallbackInfo& info);

@@ -79,6 +79,13 @@ class ProviderEndpoint {
   // ReadWaitFd() was seen readable / ring it ourselves.
   virtual void AckReadBell() {}
   virtual void KickReadBell() {}
+  // A shared copy (user_stream.h): our loop spins while a write waits (a
+  // reader may then ask us to copy a part of it), and the request served,
+  // if one waits (true if there was one).
+  virtual void SetHelping(bool spinning) {}
+  virtual bool Help() { return false; }
+  // Bytes of shared copies: copied by the peer for us, and by us for it.
+  virtual uint64_t HelpedBytes() const { return 0; }
   // While true, an in-progress connect completes when Fd() turns readable
   // (the user provider's grant), not writable.
   virtual bool ConnectWaitsReadable() const { return false; }

@@ -254,6 +254,9 @@ class UserEndpoint final : public ProviderEndpoint {
   void SetSpinning(bool spinning) override { stream_.SetSpinning(spinning); }
   void AckReadBell() override { stream_.AckReadBell(); }
   void KickReadBell() override { stream_.KickReadBell(); }
+  void SetHelping(bool spinning) override { stream_.SetHelping(spinning); }
+  bool Help() override { return stream_.Help(); }
+  uint64_t HelpedBytes() const override { return stream_.HelpedBytes(); }
 
   // Spinning only delays a peer that can only run where we do.
   bool BusyPollUseful() override { return !shares_cpu_; }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -25,6 +26,7 @@ namespace {
 
 constexpr uint32_t kStreamMagic = 0x53434953;  // "SCIS"
 enum : uint32_t { kIdle = 0, kPosted = 1, kDone = 2, kRefused = 3, kWithdrawn = 4 };
+enum : uint32_t { kNone = 0, kAsk = 1, kTaken = 2, kHelped = 3, kFailed = 4 };
 
 }  // namespace
 
@@ -38,6 +40,15 @@ struct StreamBlock {
   uint64_t addr;                  // where it is in the writer
   uint64_t len;
   std::atomic<uint64_t> consumed;
+  // A shared copy (see user_stream.h): the reader asks the writer to copy
+  // a part of the piece it is reading. The reader writes help_to, help_at,
+  // help_len and help (kAsk, or back to kNone); the writer help (kTaken,
+  // then kHelped or kFailed) and helper_spins.
+  alignas(64) std::atomic<uint32_t> help;
+  std::atomic<uint32_t> helper_spins;  // the writer spins and may help
+  std::atomic<uint64_t> help_to;       // where, in the reader
+  std::atomic<uint64_t> help_at;       // offset in the segment
+  std::atomic<uint64_t> help_len;
   // The lane (see user_stream.h). The reader writes lane_head, received and
   // reader_sleeps; the writer lane_tail and writer_waits.
   alignas(64) std::atomic<uint64_t> lane_tail;  // lane bytes ever written
@@ -73,6 +84,7 @@ void UserStream::SetConnection(int sockfd, pid_t peer, bool segments, bool lane)
   sockfd_ = sockfd;
   peer_pid_ = peer;
   segments_ = segments && peer > 0;
+  helps_ = segments_;
   lane_ = lane && peer > 0;
 }
 
@@ -156,6 +168,8 @@ long UserStream::Post(const struct iovec& v) {
   block_->addr = reinterpret_cast<uintptr_t>(base + 1);
   block_->len = v.iov_len - 1;
   block_->consumed.store(0);
+  block_->help.store(kNone);
+  block_->helper_spins.store(0);
   block_->state.store(kPosted);
   // The first byte wakes the reader; the first time, it brings the block
   // and the doorbell along.
@@ -189,6 +203,7 @@ long UserStream::Collect(const struct iovec& v) {
   while (read(doorbell_, &ring, sizeof(ring)) > 0) {
   }
   uint32_t state = block_->state.load();
+  if (state == kDone || state == kRefused) block_->helper_spins.store(0);
   if (state == kDone) {
     block_->state.store(kIdle);
     posted_ = false;
@@ -209,6 +224,46 @@ long UserStream::Collect(const struct iovec& v) {
     return -ECONNRESET;
   }
   return 0;
+}
+
+void UserStream::SetHelping(bool spinning) {
+  if (!posted_ || block_ == nullptr) return;
+  block_->helper_spins.store(spinning && helps_ ? 1 : 0);
+}
+
+// The writer's half of a shared copy: what the reader asked for, if it is
+// a part of our posted segment (the reader is not trusted: anything else is
+// refused), straight into the reader's memory.
+bool UserStream::Help() {
+  if (!posted_ || block_ == nullptr) return false;
+  uint32_t expect = kAsk;
+  if (!block_->help.compare_exchange_strong(expect, kTaken)) return false;
+  // Read once: the reader could change them while we copy.
+  uint64_t to = block_->help_to.load(std::memory_order_relaxed);
+  uint64_t at = block_->help_at.load(std::memory_order_relaxed);
+  uint64_t len = block_->help_len.load(std::memory_order_relaxed);
+  uint64_t seg = post_len_ - 1;
+  bool ok = len > 0 && at < seg && len <= seg - at;
+  size_t done = 0;
+  while (ok && done < len) {
+    struct iovec local = {const_cast<uint8_t*>(post_base_) + 1 + at + done, len - done};
+    struct iovec remote = {reinterpret_cast<void*>(to + done), len - done};
+    ssize_t r = process_vm_writev(peer_pid_, &local, 1, &remote, 1, 0);
+    if (r > 0) {
+      done += static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      // Not allowed (or its memory is not there): the reader copies that
+      // part itself, and we stop offering.
+      if (r < 0 && (errno == EPERM || errno == ENOSYS)) helps_ = false;
+      ok = false;
+    }
+  }
+  if (ok) helped_bytes_ += len;
+  if (!helps_) block_->helper_spins.store(0);
+  block_->help.store(ok ? kHelped : kFailed);
+  return true;
 }
 
 // The reader has the block (our mapping stays): its fd is no longer needed.
@@ -482,9 +537,75 @@ int UserStream::Adopt(int* fds, int nfds) {
   return 0;
 }
 
+// Copies |len| bytes at |addr| in the writer to |data|: all of them, or an
+// error (-errno). A short copy would leave the caller waiting for the
+// socket, where nothing comes until the segment is done.
+static long ReadWriter(pid_t pid, uint8_t* data, uint64_t addr, size_t len) {
+  size_t n = 0;
+  while (n < len) {
+    struct iovec local = {data + n, len - n};
+    struct iovec remote = {reinterpret_cast<void*>(addr + n), len - n};
+    ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (r > 0) {
+      n += static_cast<size_t>(r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    return r < 0 ? -errno : -EFAULT;
+  }
+  return static_cast<long>(n);
+}
+
+// Asks the writer (spinning, see SetHelping) to copy the second part of a
+// piece of |take| bytes into |data|; returns where that part starts, or
+// |take| when the writer is not asked.
+size_t UserStream::AskHelp(uint8_t* data, uint64_t done, size_t take) {
+  StreamBlock* b = peer_;
+  if (!asks_ || take < kHelpMin || b->helper_spins.load() != 1 || b->help.load() != kNone)
+    return take;
+  if (!granted_) {
+    AllowPeerAccess(peer_pid_);  // the writer copies into our memory
+    granted_ = true;
+  }
+  size_t mine = (take / 2 + 4095) & ~static_cast<size_t>(4095);  // ours: half or more
+  b->help_to.store(reinterpret_cast<uintptr_t>(data + mine), std::memory_order_relaxed);
+  b->help_at.store(done + mine, std::memory_order_relaxed);
+  b->help_len.store(take - mine, std::memory_order_relaxed);
+  b->help.store(kAsk);
+  return mine;
+}
+
+// After our part of a shared copy: 1 if the writer copied its part, 0 if
+// it had not taken it (taken back here) or failed; -ECONNRESET if it went
+// while copying, -EPROTO if it took it and did not finish within a second.
+long UserStream::EndHelp() {
+  StreamBlock* b = peer_;
+  uint32_t state = kAsk;
+  if (b->help.compare_exchange_strong(state, kNone)) return 0;  // not taken
+  // Taken: it is copying (a half piece: well under a millisecond).
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (uint32_t spin = 0; (state = b->help.load()) == kTaken; spin++) {
+    if ((spin & 255) != 255) continue;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double waited = static_cast<double>(t.tv_sec - t0.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec - t0.tv_nsec);
+    if (PeerHungUp()) return -ECONNRESET;
+    if (waited > 1.0) {
+      asks_ = false;
+      return -EPROTO;  // it may still write there: the stream cannot go on
+    }
+    sched_yield();
+  }
+  b->help.store(kNone);
+  if (state == kHelped) return 1;
+  asks_ = state == kFailed;  // anything else is not our writer's doing
+  return 0;
+}
+
 // Copies the next part of the peer's posted segment. Returns the bytes
 // copied, 0 when the segment is no longer there (reading_ cleared), or
-// -ECONNRESET when the writer has gone.
+// -ECONNRESET when the writer has gone. Across cores, a writer that spins
+// while we copy may take a part of the piece (AskHelp).
 long UserStream::Pull(uint8_t* data, size_t len) {
   StreamBlock* b = peer_;
   b->refs.fetch_add(1);
@@ -494,30 +615,33 @@ long UserStream::Pull(uint8_t* data, size_t len) {
     return 0;
   }
   uint64_t done = b->consumed.load();
-  size_t take = static_cast<size_t>(std::min<uint64_t>(len, b->len - done));
-  // All of it, or an error: a short copy would leave the caller waiting for
-  // the socket, where nothing comes until the segment is done.
-  ssize_t n = 0;
-  int err = 0;
-  while (static_cast<size_t>(n) < take) {
-    struct iovec local = {data + n, take - static_cast<size_t>(n)};
-    struct iovec remote = {reinterpret_cast<void*>(b->addr + done + static_cast<uint64_t>(n)),
-                           take - static_cast<size_t>(n)};
-    ssize_t r = process_vm_readv(peer_pid_, &local, 1, &remote, 1, 0);
-    if (r > 0) {
-      n += r;
-      continue;
+  uint64_t addr = b->addr, seg = b->len;
+  if (done > seg) {
+    b->refs.fetch_sub(1);
+    return -EPROTO;
+  }
+  size_t take = static_cast<size_t>(std::min<uint64_t>(len, seg - done));
+  size_t mine = AskHelp(data, done, take);
+  long n = ReadWriter(peer_pid_, data, addr + done, mine);
+  if (mine < take) {
+    long helped = EndHelp();
+    if (helped < 0) {
+      b->refs.fetch_sub(1);
+      return helped;
     }
-    if (r < 0 && errno == EINTR) continue;
-    err = r < 0 ? errno : EFAULT;
-    n = -1;
-    break;
+    if (n >= 0 && helped == 0) {
+      long rest = ReadWriter(peer_pid_, data + mine, addr + done + mine, take - mine);
+      n = rest < 0 ? rest : n + rest;
+    } else if (n >= 0) {
+      n = static_cast<long>(take);
+      helped_bytes_ += take - mine;
+    }
   }
   if (n > 0) b->consumed.store(done + static_cast<uint64_t>(n));
   b->refs.fetch_sub(1);
   uint64_t one = 1;
   if (n < 0) {
-    if (err == EPERM || err == ENOSYS) {
+    if (n == -EPERM || n == -ENOSYS) {
       // Not allowed to read the writer's memory: it sends the rest inline.
       uint32_t expect = kPosted;
       b->state.compare_exchange_strong(expect, kRefused);
@@ -528,7 +652,7 @@ long UserStream::Pull(uint8_t* data, size_t len) {
     return -ECONNRESET;  // the writer (or its memory) is gone
   }
   received_ += static_cast<uint64_t>(n);
-  if (done + static_cast<uint64_t>(n) == b->len) {
+  if (done + static_cast<uint64_t>(n) == seg) {
     uint32_t expect = kPosted;
     b->state.compare_exchange_strong(expect, kDone);
     reading_ = false;

@@ -17,6 +17,15 @@
 // ptrace_scope 2 or more) refuses the segment: the writer then sends the
 // rest through the socket, and stops posting.
 //
+// A shared copy: across cores, a writer whose loop spins while its segment
+// is out (busy_poll.h) says so in the block, and a reader about to copy a
+// piece of kHelpMin bytes or more asks it to copy the second half (where
+// to, in the reader, and which part of the segment), copies the first half
+// itself, then takes the request back if the writer has not taken it, or
+// waits for it to finish. The writer copies with process_vm_writev, so the
+// reader first lets it (PR_SET_PTRACER, as the writer let the reader), and
+// it copies only a part of its own segment, whatever the request says.
+//
 // The lane: small writes go through a ring in the same shared block instead
 // of the socket, so that a reader that is spinning (busy_poll.h) sees them
 // without a system call on either side (and one that sleeps is woken by an
@@ -56,6 +65,8 @@ class UserStream {
   static constexpr size_t kLaneMax = 16 * 1024;
   // Small writes in a row before a connection takes the lane.
   static constexpr uint32_t kLaneAfter = 4;
+  // The smallest piece a reader shares with a spinning writer.
+  static constexpr size_t kHelpMin = 256 * 1024;
 
   UserStream() = default;
   UserStream(const UserStream&) = delete;
@@ -89,6 +100,14 @@ class UserStream {
   // Rings our own read bell: bytes are in the lane that no bell announced.
   void KickReadBell();
 
+  // Writer side of a shared copy: whether our loop spins now (a reader may
+  // ask for help only then), and the request served, if one is waiting
+  // (true if there was one).
+  void SetHelping(bool spinning);
+  bool Help();
+  // Bytes copied by a writer for us, and by us for a reader (tests, bench).
+  uint64_t HelpedBytes() const { return helped_bytes_; }
+
  private:
   long SendInline(const struct iovec* iov, int iovcnt);
   long SendLane(const struct iovec* iov, int iovcnt);
@@ -102,6 +121,8 @@ class UserStream {
   bool EnsureBlock();
   void Withdraw();
   long Pull(uint8_t* data, size_t len);
+  size_t AskHelp(uint8_t* data, uint64_t done, size_t take);
+  long EndHelp();
   int Adopt(int* fds, int nfds);
   bool PeerHungUp() const;
 
@@ -115,6 +136,7 @@ class UserStream {
   bool posted_ = false;    // a segment is out
   bool segments_ = false;  // post large writes (not after a refusal)
   bool lane_ = false;      // small writes through the lane
+  bool helps_ = false;     // offer readers a shared copy (not after a failure)
   bool lane_mode_ = false; // bytes in flight are in the ring (not the socket)
   bool lane_waits_ = false;  // a write waits for room (or for the ring to empty)
   uint32_t small_run_ = 0;   // small writes in a row
@@ -129,6 +151,9 @@ class UserStream {
   int peer_read_bell_ = -1;
   const uint8_t* peer_ring_ = nullptr;
   bool spinning_ = false;
+  bool asks_ = true;       // ask spinning writers for help (not after a failure)
+  bool granted_ = false;   // the writer may write our memory (PR_SET_PTRACER)
+  uint64_t helped_bytes_ = 0;
   bool reading_ = false;   // a segment starts at (or continues from) received_
   uint64_t received_ = 0;  // stream bytes delivered
 };
