@@ -226,6 +226,27 @@ long UserStream::Collect(const struct iovec& v) {
   return 0;
 }
 
+// Copies |len| bytes between |local| and |remote| in |pid|: to it
+// (process_vm_writev) or from it (process_vm_readv). All of them, or an
+// error (-errno): a short copy of a posted write would leave the reader
+// waiting for the socket, where nothing comes until the segment is done.
+static long CopyWithPeer(pid_t pid, bool to_peer, uint8_t* local, uint64_t remote, size_t len) {
+  size_t n = 0;
+  while (n < len) {
+    struct iovec l = {local + n, len - n};
+    struct iovec r = {reinterpret_cast<void*>(remote + n), len - n};
+    ssize_t got = to_peer ? process_vm_writev(pid, &l, 1, &r, 1, 0)
+                          : process_vm_readv(pid, &l, 1, &r, 1, 0);
+    if (got > 0) {
+      n += static_cast<size_t>(got);
+      continue;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    return got < 0 ? -errno : -EFAULT;
+  }
+  return static_cast<long>(n);
+}
+
 void UserStream::SetHelping(bool spinning) {
   if (!posted_ || block_ == nullptr) return;
   block_->helper_spins.store(spinning && helps_ ? 1 : 0);
@@ -244,21 +265,13 @@ bool UserStream::Help() {
   uint64_t len = block_->help_len.load(std::memory_order_relaxed);
   uint64_t seg = post_len_ - 1;
   bool ok = len > 0 && at < seg && len <= seg - at;
-  size_t done = 0;
-  while (ok && done < len) {
-    struct iovec local = {const_cast<uint8_t*>(post_base_) + 1 + at + done, len - done};
-    struct iovec remote = {reinterpret_cast<void*>(to + done), len - done};
-    ssize_t r = process_vm_writev(peer_pid_, &local, 1, &remote, 1, 0);
-    if (r > 0) {
-      done += static_cast<size_t>(r);
-    } else if (r < 0 && errno == EINTR) {
-      continue;
-    } else {
-      // Not allowed (or its memory is not there): the reader copies that
-      // part itself, and we stop offering.
-      if (r < 0 && (errno == EPERM || errno == ENOSYS)) helps_ = false;
-      ok = false;
-    }
+  if (ok) {
+    long r = CopyWithPeer(peer_pid_, true, const_cast<uint8_t*>(post_base_) + 1 + at, to,
+                          static_cast<size_t>(len));
+    // Not allowed (or its memory is not there): the reader copies that part
+    // itself, and after a refusal we stop offering.
+    if (r == -EPERM || r == -ENOSYS) helps_ = false;
+    ok = r >= 0;
   }
   if (ok) helped_bytes_ += len;
   if (!helps_) block_->helper_spins.store(0);
@@ -537,25 +550,6 @@ int UserStream::Adopt(int* fds, int nfds) {
   return 0;
 }
 
-// Copies |len| bytes at |addr| in the writer to |data|: all of them, or an
-// error (-errno). A short copy would leave the caller waiting for the
-// socket, where nothing comes until the segment is done.
-static long ReadWriter(pid_t pid, uint8_t* data, uint64_t addr, size_t len) {
-  size_t n = 0;
-  while (n < len) {
-    struct iovec local = {data + n, len - n};
-    struct iovec remote = {reinterpret_cast<void*>(addr + n), len - n};
-    ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (r > 0) {
-      n += static_cast<size_t>(r);
-      continue;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    return r < 0 ? -errno : -EFAULT;
-  }
-  return static_cast<long>(n);
-}
-
 // Asks the writer (spinning, see SetHelping) to copy the second part of a
 // piece of |take| bytes into |data|; returns where that part starts, or
 // |take| when the writer is not asked.
@@ -622,7 +616,7 @@ long UserStream::Pull(uint8_t* data, size_t len) {
   }
   size_t take = static_cast<size_t>(std::min<uint64_t>(len, seg - done));
   size_t mine = AskHelp(data, done, take);
-  long n = ReadWriter(peer_pid_, data, addr + done, mine);
+  long n = CopyWithPeer(peer_pid_, false, data, addr + done, mine);
   if (mine < take) {
     long helped = EndHelp();
     if (helped < 0) {
@@ -630,7 +624,7 @@ long UserStream::Pull(uint8_t* data, size_t len) {
       return helped;
     }
     if (n >= 0 && helped == 0) {
-      long rest = ReadWriter(peer_pid_, data + mine, addr + done + mine, take - mine);
+      long rest = CopyWithPeer(peer_pid_, false, data + mine, addr + done + mine, take - mine);
       n = rest < 0 ? rest : n + rest;
     } else if (n >= 0) {
       n = static_cast<long>(take);
