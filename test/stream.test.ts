@@ -37,27 +37,30 @@ interface PeerResult {
 }
 
 /**
- * Runs test/fixtures/stream-peer.js as a server (node 0) and a client (node 1)
- * that stream STREAM_BYTES each way at once, waits for both results and runs
- * |body| with them; the server is killed after, whatever |body| did.
+ * Runs test/fixtures/<name> as a server (node 0) with |serverArgs|, then as a client (node 1)
+ * with |clientArgs| followed by the server's node and port, waits for both {result} lines and
+ * runs |body| with them; the server is killed after, whatever |body| did.
  */
-async function streamPair(
-  serverEnv: Record<string, string>,
+async function fixturePair<S, C>(
+  name: string,
+  serverArgs: string[],
+  serverOpts: FixtureOptions,
+  clientArgs: (node: number, port: number) => string[],
   clientOpts: FixtureOptions,
-  body: (r: { sr: PeerResult; cr: PeerResult; port: number; server: Fixture; client: Fixture }) => Promise<void>,
+  body: (r: { sr: S; cr: C; port: number; server: Fixture; client: Fixture }) => Promise<void>,
 ): Promise<void> {
-  const server = fixture('stream-peer.js', ['server', String(STREAM_BYTES)], { env: { SCIF_NODE: '0', ...serverEnv } });
+  const server = fixture(name, serverArgs, { ...serverOpts, env: { SCIF_NODE: '0', ...serverOpts.env } });
   try {
     const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
     expect(listening.node).toBe(NODE0);
-    const client = fixture('stream-peer.js', ['client', String(STREAM_BYTES), String(listening.node), String(listening.port)], {
+    const client = fixture(name, clientArgs(listening.node, listening.port), {
       ...clientOpts,
       env: { SCIF_NODE: '1', ...clientOpts.env },
     });
     const limit = bound(300_000);
     const [s, c] = await Promise.all([
-      server.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
-      client.message<{ result: PeerResult }>((m) => 'result' in m || 'error' in m, limit),
+      server.message<{ result: S }>((m) => 'result' in m || 'error' in m, limit),
+      client.message<{ result: C }>((m) => 'result' in m || 'error' in m, limit),
     ]);
     expect(s).toHaveProperty('result');
     expect(c).toHaveProperty('result');
@@ -65,6 +68,17 @@ async function streamPair(
   } finally {
     server.child.kill('SIGKILL');
   }
+}
+
+/** test/fixtures/stream-peer.js on both ends: STREAM_BYTES each way at once. */
+function streamPair(
+  serverEnv: Record<string, string>,
+  clientOpts: FixtureOptions,
+  body: (r: { sr: PeerResult; cr: PeerResult; port: number; server: Fixture; client: Fixture }) => Promise<void>,
+): Promise<void> {
+  const bytes = String(STREAM_BYTES);
+  return fixturePair<PeerResult, PeerResult>('stream-peer.js', ['server', bytes], { env: serverEnv },
+    (node, port) => ['client', bytes, String(node), String(port)], clientOpts, body);
 }
 
 describe('streams', () => {
@@ -134,43 +148,28 @@ describe('streams', () => {
   // two CPUs (on a SCIF link the client runs in the other kernel, unpinned).
   it('4 MiB writes read by onread across two CPUs arrive intact; on the user provider the writer copies part of each piece', async () => {
     const total = (GUEST ? 64 : 512) * 2 ** 20;
-    const server = fixture('onread-peer.js', ['server', String(total), String(4 * 2 ** 20)], {
-      env: { SCIF_NODE: '0' },
-      wrap: ['taskset', '-c', '0'],
-    });
-    try {
-      const { listening } = await server.message<{ listening: { node: number; port: number } }>((m) => 'listening' in m);
-      const client = fixture('onread-peer.js', ['client', String(total), String(listening.node), String(listening.port), String(2 ** 20)], {
-        env: { SCIF_NODE: '1' },
-        wrap: ['taskset', '-c', '1'],
+    type Sent = { sentHash: string; sent: number; helped: number };
+    type Received = { recvHash: string; received: number; helped: number };
+    await fixturePair<Sent, Received>('onread-peer.js', ['server', String(total), String(4 * 2 ** 20)], { wrap: ['taskset', '-c', '0'] },
+      (node, port) => ['client', String(total), String(node), String(port), String(2 ** 20)], { wrap: ['taskset', '-c', '1'] },
+      async ({ sr: s, cr: c, server, client }) => {
+        expect(s.sent).toBe(total);
+        expect(c.received).toBe(total);
+        expect(c.recvHash).toBe(s.sentHash);
+        if (scif.platform().provider === 'user') {
+          // Both count the bytes the writer copied; some of every piece would be half, but a
+          // writer that stopped spinning (a busy machine) leaves a piece to the reader.
+          expect(s.helped).toBe(c.helped);
+          expect(c.helped).toBeGreaterThan(0);
+          expect(c.helped).toBeLessThanOrEqual(total / 2);
+        } else {
+          expect(s.helped).toBe(0);
+          expect(c.helped).toBe(0);
+        }
+        const [se, ce] = await within(Promise.all([server.done, client.done]), bound(60_000), 'onread peers exit');
+        expect(se.code).toBe(0);
+        expect(ce.code).toBe(0);
       });
-      const limit = bound(300_000);
-      type Result = { result: { sentHash?: string; recvHash?: string; sent?: number; received?: number; helped: number } };
-      const [s, c] = await Promise.all([
-        server.message<Result>((m) => 'result' in m || 'error' in m, limit),
-        client.message<Result>((m) => 'result' in m || 'error' in m, limit),
-      ]);
-      expect(s).toHaveProperty('result');
-      expect(c).toHaveProperty('result');
-      expect(s.result.sent).toBe(total);
-      expect(c.result.received).toBe(total);
-      expect(c.result.recvHash).toBe(s.result.sentHash);
-      if (scif.platform().provider === 'user') {
-        // Both count the bytes the writer copied; some of every piece would be half, but a
-        // writer that stopped spinning (a busy machine) leaves a piece to the reader.
-        expect(s.result.helped).toBe(c.result.helped);
-        expect(c.result.helped).toBeGreaterThan(0);
-        expect(c.result.helped).toBeLessThanOrEqual(total / 2);
-      } else {
-        expect(s.result.helped).toBe(0);
-        expect(c.result.helped).toBe(0);
-      }
-      const [se, ce] = await within(Promise.all([server.done, client.done]), bound(60_000), 'onread peers exit');
-      expect(se.code).toBe(0);
-      expect(ce.code).toBe(0);
-    } finally {
-      server.child.kill('SIGKILL');
-    }
   }, SLOW);
 
   // The user provider sends small writes through shared memory where both
