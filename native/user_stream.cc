@@ -36,9 +36,12 @@ struct StreamBlock {
   int32_t pid;                    // the writer
   std::atomic<uint32_t> state;    // kIdle .. kWithdrawn
   std::atomic<uint32_t> refs;     // readers copying now
-  uint64_t start;                 // stream offset of the segment's first byte
-  uint64_t addr;                  // where it is in the writer
-  uint64_t len;
+  // The segment: written (relaxed) before state becomes kPosted, read
+  // (relaxed, once each) after it was seen so; atomics because the other
+  // side may change them at any time.
+  std::atomic<uint64_t> start;    // stream offset of the segment's first byte
+  std::atomic<uint64_t> addr;     // where it is in the writer
+  std::atomic<uint64_t> len;
   std::atomic<uint64_t> consumed;
   // A shared copy (see user_stream.h): the reader asks the writer to copy
   // a part of the piece it is reading. The reader writes help_to, help_at,
@@ -164,9 +167,9 @@ long UserStream::Post(const struct iovec& v) {
     return SendInline(&v, 1);
   }
   const auto* base = static_cast<const uint8_t*>(v.iov_base);
-  block_->start = sent_ + 1;
-  block_->addr = reinterpret_cast<uintptr_t>(base + 1);
-  block_->len = v.iov_len - 1;
+  block_->start.store(sent_ + 1, std::memory_order_relaxed);
+  block_->addr.store(reinterpret_cast<uintptr_t>(base + 1), std::memory_order_relaxed);
+  block_->len.store(v.iov_len - 1, std::memory_order_relaxed);
   block_->consumed.store(0);
   block_->help.store(kNone);
   block_->helper_spins.store(0);
@@ -508,7 +511,8 @@ long UserStream::RecvSocket(uint8_t* data, size_t len) {
   if (msg.msg_flags & MSG_CTRUNC) return -EPROTO;
   if (n == 0) return -ECONNRESET;  // the peer has gone, all drained
   received_ += static_cast<uint64_t>(n);
-  if (peer_ != nullptr && peer_->state.load() == kPosted && peer_->start == received_) {
+  if (peer_ != nullptr && peer_->state.load() == kPosted &&
+      peer_->start.load(std::memory_order_relaxed) == received_) {
     // A segment follows what just arrived: copy it into the room left.
     reading_ = true;
     if (static_cast<size_t>(n) < len) {
@@ -603,13 +607,15 @@ long UserStream::EndHelp() {
 long UserStream::Pull(uint8_t* data, size_t len) {
   StreamBlock* b = peer_;
   b->refs.fetch_add(1);
-  if (b->state.load() != kPosted || b->start + b->consumed.load() != received_) {
+  bool posted = b->state.load() == kPosted;
+  uint64_t done = b->consumed.load();
+  if (!posted || b->start.load(std::memory_order_relaxed) + done != received_) {
     b->refs.fetch_sub(1);
     reading_ = false;
     return 0;
   }
-  uint64_t done = b->consumed.load();
-  uint64_t addr = b->addr, seg = b->len;
+  uint64_t addr = b->addr.load(std::memory_order_relaxed);
+  uint64_t seg = b->len.load(std::memory_order_relaxed);
   if (done > seg) {
     b->refs.fetch_sub(1);
     return -EPROTO;
