@@ -70,6 +70,6 @@ if (scale.length) {
 const l3 = ['| target | placement | measured | result |', '| --- | --- | ---: | --- |'];
 for (const r of ratios) {
   const measured = r.value === null ? `n/a${/EOPNOTSUPP/.test(r.detail) ? ' (no RMA across the link yet: EOPNOTSUPP)' : ` (${r.detail})`}` : `${r.value.toFixed(2)}× (${r.detail})`;
-  l3.push(`| ${r.what} ${r.ge ? '≥' : '≤'} ${r.target}× | ${r.placement} | ${measured}${r.noisy ? ' ⚠' : ''} | ${r.value === null ? 'n/a' : r.pass ? 'PASS' : 'MISS'} |`);
+  l3.push(`| ${r.what} ${r.ge ? '≥' : '≤'} ${r.target}× | ${r.placement} | ${measured}${r.noisy ? ' ⚠' : ''} | ${r.value === null ? 'n/a' : r.pass ? 'PASS' : r.beyond ? `MISS: ${r.beyond}` : 'MISS'} |`);
 }
 console.log(l3.join('\n'));
