@@ -37,8 +37,8 @@ struct StreamBlock {
   std::atomic<uint32_t> state;    // kIdle .. kWithdrawn
   std::atomic<uint32_t> refs;     // readers copying now
   // The segment: written (relaxed) before state becomes kPosted, read
-  // (relaxed, once each) after it was seen so; atomics because the other
-  // side may change them at any time.
+  // (relaxed) after it was seen so, each value checked where it is read;
+  // atomics because the other side may change them at any time.
   std::atomic<uint64_t> start;    // stream offset of the segment's first byte
   std::atomic<uint64_t> addr;     // where it is in the writer
   std::atomic<uint64_t> len;
