@@ -73,3 +73,10 @@ for (const r of ratios) {
   l3.push(`| ${r.what} ${r.ge ? '≥' : '≤'} ${r.target}× | ${r.placement} | ${measured}${r.noisy ? ' ⚠' : ''} | ${r.value === null ? 'n/a' : r.pass ? 'PASS' : r.beyond ? `MISS: ${r.beyond}` : 'MISS'} |`);
 }
 console.log(l3.join('\n'));
+// Steal: the share of CPU time the hypervisor ran something else while this VM's CPUs were ready (run.js measures it per placement).
+if (meta.steal && meta.steal.placements) {
+  const pc = (x) => `${x.toFixed(x < 10 ? 1 : 0)}%`;
+  const each = Object.entries(meta.steal.placements).map(([p, s]) => `${short(p)} ${pc(s.all)} (${Object.keys(s).filter((k) => k !== 'all').sort().map((k) => `${k} ${pc(s[k])}`).join(', ')})`);
+  console.log('');
+  console.log(`Steal (CPU time the hypervisor took, of all CPU time): ${each.join('; ')}.`);
+}

@@ -142,6 +142,48 @@ function cpuCount() {
   return n;
 }
 
+/**
+ * The CPU time of each CPU so far (/proc/stat, in clock ticks): { cpu: { steal, total } }
+ * for "all" and each "cpuN". Steal is the time this VM's CPU was ready to run but the
+ * hypervisor ran something else: a figure measured while it was high measured the host.
+ * Empty where /proc/stat is not there.
+ */
+function cpuTimes() {
+  const out = {};
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^cpu(\d*)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    // user nice system idle iowait irq softirq steal (guest time is counted in user)
+    const f = m[2].trim().split(/\s+/).slice(0, 8).map(Number);
+    out[m[1] === '' ? 'all' : `cpu${m[1]}`] = { steal: f[7] || 0, total: f.reduce((a, b) => a + b, 0) };
+  }
+  return out;
+}
+
+/** Steal between two cpuTimes() readings, in percent of the CPU time that passed: { all, cpu0, ... }. */
+function stealBetween(a, b) {
+  const out = {};
+  for (const k of Object.keys(b)) {
+    if (!a[k]) continue;
+    const total = b[k].total - a[k].total;
+    out[k] = total > 0 ? (100 * (b[k].steal - a[k].steal)) / total : 0;
+  }
+  return out;
+}
+
+const pct = (x) => `${x.toFixed(x < 10 ? 1 : 0)}%`;
+/** "12% (cpu0 10%, cpu1 14%)": the whole machine's steal and each CPU's. */
+function stealLabel(s) {
+  const cpus = Object.keys(s).filter((k) => k !== 'all').sort();
+  return s.all === undefined ? 'not measured (no /proc/stat)' : `${pct(s.all)}${cpus.length ? ` (${cpus.map((k) => `${k} ${pct(s[k])}`).join(', ')})` : ''}`;
+}
+
 /** Compiles bench/copybw.c and bench/pingpong.c (cc -O2) into bench/out when stale. */
 function buildHelpers() {
   fs.mkdirSync(OUT, { recursive: true });
@@ -747,10 +789,16 @@ async function main() {
   }
   if (ncpu >= 2) nativeFigure(bins.copybw, 'memcpy2', RMA_SIZE, trials, 'cores 0+1');
   const remote = tcpRemote && transports.includes('tcp') ? { host: String(args['tcp-host']), port: Number(args['tcp-port']) } : null;
+  const steal = { placements: {} };
+  const runTimes = cpuTimes();
   for (const [i, p] of placements.entries()) {
     log(`${p.label}: ${transports.join(', ')}${i === 0 && remote ? ` (and TCP to ${remote.host}:${remote.port})` : ''}`);
+    const t0 = cpuTimes();
     await measurePlacement(p, bins, i === 0 ? remote : null);
+    steal.placements[p.name] = stealBetween(t0, cpuTimes());
+    log(`${p.short}: steal (CPU time the hypervisor took) ${stealLabel(steal.placements[p.name])}`);
   }
+  steal.run = stealBetween(runTimes, cpuTimes());
   const loadEnd = load();
 
   // The table.
@@ -769,6 +817,7 @@ async function main() {
   console.log(`Medians [min–max over ${trials} trials; transports interleaved trial by trial]; "!" = a spread beyond ±20% of the median.`);
   console.log(`Placements: ${placements.map((p) => `${p.short} = ${p.label}`).join('; ')}.`);
   console.log(`Load: at the start ${loadStart}; at the end ${loadEnd}.`);
+  console.log(`Steal (time this VM's CPUs were ready to run while the hypervisor ran something else, of all CPU time): ${placements.map((p) => `${p.short} ${stealLabel(steal.placements[p.name])}`).join('; ')}.`);
   console.log('');
   table(tablePlacements, columns);
   scaleTable(placements);
@@ -791,6 +840,7 @@ async function main() {
     trials,
     interleaved: true,
     load: { start: os.loadavg && loadStart, end: loadEnd },
+    steal,
     placements: placements.map(({ name, label }) => ({ name, label })),
   };
   writeOutputs(meta, rs, {
