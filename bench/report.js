@@ -76,7 +76,8 @@ console.log(l3.join('\n'));
 // Steal: the share of CPU time the hypervisor ran something else while this VM's CPUs were ready (run.js measures it per placement).
 if (meta.steal && meta.steal.placements) {
   const pc = (x) => `${x.toFixed(x < 10 ? 1 : 0)}%`;
-  const each = Object.entries(meta.steal.placements).map(([p, s]) => `${short(p)} ${pc(s.all)} (${Object.keys(s).filter((k) => k !== 'all').sort().map((k) => `${k} ${pc(s[k])}`).join(', ')})`);
+  const each = Object.entries(meta.steal.placements).map(([p, s]) =>
+    s.all === undefined ? `${short(p)} not measured (no /proc/stat)` : `${short(p)} ${pc(s.all)} (${Object.keys(s).filter((k) => k !== 'all').sort().map((k) => `${k} ${pc(s[k])}`).join(', ')})`);
   console.log('');
   console.log(`Steal (CPU time the hypervisor took, of all CPU time): ${each.join('; ')}.`);
 }
