@@ -67,10 +67,12 @@ if (scale.length) {
   console.log(l5.join('\n'));
   console.log('');
 }
+// A placement whose steal (see below) reached 10% of CPU time: its ratios say so.
+const stealNote = (r) => (r.steal >= 10 ? ` (steal ${r.steal.toFixed(0)}%)` : '');
 const l3 = ['| target | placement | measured | result |', '| --- | --- | ---: | --- |'];
 for (const r of ratios) {
   const measured = r.value === null ? `n/a${/EOPNOTSUPP/.test(r.detail) ? ' (no RMA across the link yet: EOPNOTSUPP)' : ` (${r.detail})`}` : `${r.value.toFixed(2)}× (${r.detail})`;
-  l3.push(`| ${r.what} ${r.ge ? '≥' : '≤'} ${r.target}× | ${r.placement} | ${measured}${r.noisy ? ' ⚠' : ''} | ${r.value === null ? 'n/a' : r.pass ? 'PASS' : r.beyond ? `MISS: ${r.beyond}` : 'MISS'} |`);
+  l3.push(`| ${r.what} ${r.ge ? '≥' : '≤'} ${r.target}× | ${r.placement} | ${measured}${r.noisy ? ' ⚠' : ''}${stealNote(r)} | ${r.value === null ? 'n/a' : r.pass ? 'PASS' : r.beyond ? `MISS: ${r.beyond}` : 'MISS'} |`);
 }
 console.log(l3.join('\n'));
 // Steal: the share of CPU time the hypervisor ran something else while this VM's CPUs were ready (run.js measures it per placement).

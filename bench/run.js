@@ -530,7 +530,11 @@ function scaleTable(placements) {
   printTable(['transport', 'aggregate', '/ one connection', 'slowest/fastest', 'RSS per idle connection'], rows);
 }
 
-function ratios(placements) {
+// A placement whose steal reached this share of CPU time is flagged beside each of its ratios.
+const STEAL_FLAG = 10;
+
+/** The ratios against the targets, per placement; |steal| (per placement name, see stealBetween) flags a disturbed host. */
+function ratios(placements, steal = {}) {
   const out = [];
   const pvw = find('native', 'process_vm_writev', RMA_SIZE);
   const memcpy = find('native', 'memcpy', RMA_SIZE);
@@ -551,12 +555,13 @@ function ratios(placements) {
     // run's two-core memcpy of 4 MiB (every copy of the machine, both cores at once) cannot pass
     // here: a miss says so, with the figure it would need.
     const ceiling = find('native', 'memcpy-2core', RMA_SIZE);
+    const stolen = steal[p.name]?.all;
     const add = (what, value, target, ge, detail, inputs, base) => {
-      if (value === undefined || !Number.isFinite(value)) return out.push({ placement: p.name, what, target, value: null, pass: false, detail: 'not measured', ge });
+      if (value === undefined || !Number.isFinite(value)) return out.push({ placement: p.name, what, target, value: null, pass: false, detail: 'not measured', ge, steal: stolen });
       const pass = ge ? value >= target : value <= target;
       const need = base && ceiling && !pass ? target * base.median : 0;
       const beyond = need > ceiling?.median ? `needs ${gb(need)} GB/s, above this run's two-core memcpy 4 MiB (${gb(ceiling.median)} GB/s)` : undefined;
-      out.push({ placement: p.name, what, target, value, pass, detail, ge, noisy: inputs.some((r) => r && noisy(r)), beyond });
+      out.push({ placement: p.name, what, target, value, pass, detail, ge, noisy: inputs.some((r) => r && noisy(r)), beyond, steal: stolen });
     };
     if (wGBs && tcpStream) add('RMA writeTo 4 MiB / TCP stream 4 MiB', wGBs / tcpStream.median, 8, true, `${gb(wGBs)} / ${gb(tcpStream.median)} GB/s`, [w, tcpStream], tcpStream);
     if (wGBs && pvw) add('RMA writeTo 4 MiB / raw process_vm_writev 4 MiB', wGBs / pvw.median, 0.85, true, `${gb(wGBs)} / ${gb(pvw.median)} GB/s`, [w, pvw]);
@@ -578,7 +583,7 @@ function printRatios(rs) {
   for (const r of rs) {
     const v = r.value === null ? 'n/a' : `${r.value.toFixed(2)}×`;
     const status = r.value === null ? 'N/A ' : r.pass ? 'PASS' : 'MISS';
-    console.log(`  ${status}  ${r.placement.padEnd(10)} ${r.what.padEnd(48)} ${v.padStart(7)}  (target ${r.ge ? '≥' : '≤'} ${r.target}×; ${r.detail})${r.noisy ? '  ! noisy input' : ''}`);
+    console.log(`  ${status}  ${r.placement.padEnd(10)} ${r.what.padEnd(48)} ${v.padStart(7)}  (target ${r.ge ? '≥' : '≤'} ${r.target}×; ${r.detail})${r.noisy ? '  ! noisy input' : ''}${r.steal >= STEAL_FLAG ? `  ! steal ${pct(r.steal)}` : ''}`);
     if (r.beyond) console.log(`        ${''.padEnd(10)} beyond this machine: ${r.beyond}`);
   }
 }
@@ -827,7 +832,7 @@ async function main() {
   for (const r of floors) console.log(`  ${r.op === 'roundtrip' ? 'C AF_UNIX 8-byte round trip' : `${r.op} ${sizeLabel(r.size)}`} (${r.placement}): ${fmt(r, { spread: true })}`);
   console.log('');
   console.log('Ratios against the targets (medians of the same run):');
-  const rs = ratios(placements);
+  const rs = ratios(placements, steal.placements);
   printRatios(rs);
 
   const meta = {
